@@ -1,0 +1,179 @@
+// Llama model configs: Hugging Face `config.json` parsing, validation and the bundled presets.
+// The preset table lives in engine/sltrain/presets.json so the engine and the planner can never disagree.
+import presetsJson from '../../engine/sltrain/presets.json';
+
+/** The fields of a Hugging Face LlamaConfig that decide parameter counts and memory. */
+export interface ModelConfig {
+  name: string;
+  hiddenSize: number;
+  intermediateSize: number;
+  numAttentionHeads: number;
+  numKeyValueHeads: number;
+  numHiddenLayers: number;
+  vocabSize: number;
+  maxPositionEmbeddings: number;
+  tieWordEmbeddings: boolean;
+}
+
+/** SLTrain defaults a preset carries (reference.md §3). */
+export interface MethodDefaults {
+  rank: number;
+  delta: number;
+  alpha: number;
+}
+
+export interface Preset {
+  name: string;
+  config: ModelConfig;
+  defaults: MethodDefaults;
+  galoreRank: number;
+  source: string;
+}
+
+/** One problem with a config, tied to a field (or a line/column for syntax errors). */
+export interface ConfigProblem {
+  field?: string;
+  line?: number;
+  column?: number;
+  message: string;
+}
+
+export class ConfigError extends Error {
+  constructor(public readonly problems: ConfigProblem[]) {
+    super(problems.map((p) => p.message).join('\n'));
+    this.name = 'ConfigError';
+  }
+}
+
+interface RawPreset {
+  config: Record<string, unknown>;
+  sltrain: MethodDefaults;
+  galore_rank?: number;
+  source: string;
+}
+
+const RAW_PRESETS = (presetsJson as unknown as { presets: Record<string, RawPreset> }).presets;
+
+export const PRESETS: readonly Preset[] = Object.entries(RAW_PRESETS).map(([name, raw]) => {
+  const config = validateLlamaConfig(raw.config, name);
+  return { name, config, defaults: raw.sltrain, galoreRank: raw.galore_rank ?? raw.sltrain.rank, source: raw.source };
+});
+
+/** Accepts "llama_60m", "llama-60m", "60m" and "60M". */
+export function findPreset(spec: string): Preset | undefined {
+  const key = spec.trim().toLowerCase().replace(/-/g, '_');
+  return PRESETS.find((p) => p.name === key || p.name === `llama_${key}`);
+}
+
+/** SLTrain defaults for a config that is not a preset: the preset with the nearest hidden size. */
+export function defaultsFor(config: ModelConfig): MethodDefaults {
+  const exact = PRESETS.find((p) => p.name === config.name);
+  if (exact) return exact.defaults;
+  const real = PRESETS.filter((p) => p.name !== 'llama_tiny');
+  let best = real[0];
+  for (const p of real) {
+    if (Math.abs(p.config.hiddenSize - config.hiddenSize) < Math.abs(best.config.hiddenSize - config.hiddenSize)) best = p;
+  }
+  return { ...best.defaults, rank: Math.min(best.defaults.rank, Math.floor(config.hiddenSize / 2)) };
+}
+
+const INT_FIELDS: ReadonlyArray<[keyof ModelConfig, string]> = [
+  ['hiddenSize', 'hidden_size'],
+  ['intermediateSize', 'intermediate_size'],
+  ['numAttentionHeads', 'num_attention_heads'],
+  ['numHiddenLayers', 'num_hidden_layers'],
+  ['vocabSize', 'vocab_size'],
+];
+
+/** Line and column (1-based) of a character offset in a text. */
+function lineColumn(text: string, offset: number): { line: number; column: number } {
+  const before = text.slice(0, offset);
+  const line = before.split('\n').length;
+  return { line, column: offset - before.lastIndexOf('\n') };
+}
+
+/** Parses JSON text; a syntax error becomes a ConfigError with the line and column. */
+export function parseJsonText(text: string, source: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    const msg = err instanceof Error ? err.message : String(err);
+    const pos = /position (\d+)/.exec(msg);
+    const at = pos ? lineColumn(text, Number(pos[1])) : text.trim() === '' ? { line: 1, column: 1 } : undefined;
+    const where = at ? ` at line ${at.line}, column ${at.column}` : '';
+    throw new ConfigError([
+      { ...at, message: `${source}: malformed JSON${where}: ${msg.replace(/^.*?JSON[^:]*: ?/, '')}. Fix the syntax and try again.` },
+    ]);
+  }
+}
+
+/** Validates a parsed Hugging Face LlamaConfig object; every problem is reported, one message each. */
+export function validateLlamaConfig(raw: unknown, name: string): ModelConfig {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+    throw new ConfigError([{ message: `${name}: a model config must be a JSON object like a Hugging Face LlamaConfig.` }]);
+  }
+  const obj = raw as Record<string, unknown>;
+  const problems: ConfigProblem[] = [];
+  if (obj.model_type !== undefined && obj.model_type !== 'llama') {
+    problems.push({
+      field: 'model_type',
+      message: `${name}: model_type is ${JSON.stringify(obj.model_type)}, but only "llama" models are supported.`,
+    });
+  }
+  const ints: Partial<Record<keyof ModelConfig, number>> = {};
+  const readInt = (key: keyof ModelConfig, field: string, optional: boolean): void => {
+    const v = obj[field];
+    if (v === undefined || v === null) {
+      if (!optional) problems.push({ field, message: `${name}: missing field "${field}" (a positive integer).` });
+      return;
+    }
+    if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0) {
+      problems.push({ field, message: `${name}: field "${field}" must be a positive integer, got ${JSON.stringify(v)}.` });
+      return;
+    }
+    ints[key] = v;
+  };
+  for (const [key, field] of INT_FIELDS) readInt(key, field, false);
+  readInt('numKeyValueHeads', 'num_key_value_heads', true);
+  readInt('maxPositionEmbeddings', 'max_position_embeddings', true);
+  const tie = obj.tie_word_embeddings;
+  if (tie !== undefined && typeof tie !== 'boolean') {
+    problems.push({ field: 'tie_word_embeddings', message: `${name}: field "tie_word_embeddings" must be true or false.` });
+  }
+  const h = ints.hiddenSize;
+  const heads = ints.numAttentionHeads;
+  const kv = ints.numKeyValueHeads ?? heads;
+  if (h !== undefined && heads !== undefined && h % heads !== 0) {
+    problems.push({
+      field: 'num_attention_heads',
+      message: `${name}: num_attention_heads (${heads}) must divide hidden_size (${h}).`,
+    });
+  }
+  if (heads !== undefined && kv !== undefined && heads % kv !== 0) {
+    problems.push({
+      field: 'num_key_value_heads',
+      message: `${name}: num_key_value_heads (${kv}) must divide num_attention_heads (${heads}).`,
+    });
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+  return {
+    name,
+    hiddenSize: ints.hiddenSize!,
+    intermediateSize: ints.intermediateSize!,
+    numAttentionHeads: heads!,
+    numKeyValueHeads: kv!,
+    numHiddenLayers: ints.numHiddenLayers!,
+    vocabSize: ints.vocabSize!,
+    maxPositionEmbeddings: ints.maxPositionEmbeddings ?? 2048,
+    tieWordEmbeddings: tie === true,
+  };
+}
+
+/** Parses the text of a config.json (as typed in an editor: may be broken). */
+export function parseLlamaConfigText(text: string, name: string): ModelConfig {
+  return validateLlamaConfig(parseJsonText(text, name), name);
+}
+
+export function headDim(c: ModelConfig): number {
+  return c.hiddenSize / c.numAttentionHeads;
+}

@@ -1,0 +1,100 @@
+// Planner inputs and outputs. These shapes are the `sltrain plan --json` contract (design.md): the CLI
+// prints them as they are and the planner panel renders them, so add fields, never rename.
+
+export type Method = 'full' | 'lowrank' | 'relora' | 'galore' | 'sltrain';
+export const METHODS: readonly Method[] = ['full', 'lowrank', 'relora', 'galore', 'sltrain'];
+export type Optimizer = 'adamw' | 'adam8bit';
+/** bf16: pure bf16 params/grads/states (the papers); mixed: fp32 master weights + bf16 autocast; fp32. */
+export type Precision = 'bf16' | 'fp32' | 'mixed';
+export type Sharding = 'ddp' | 'zero1' | 'zero2' | 'zero3' | 'fsdp';
+export type IndexDtype = 'int32' | 'int64';
+
+export interface PlanOptions {
+  method: Method;
+  rank: number;
+  delta: number;
+  alpha: number;
+  /** GaLore projector refresh period (steps); it changes the peak only on refresh steps (SVD workspace). */
+  galoreUpdateGap: number;
+  galoreScale: number;
+  optimizer: Optimizer;
+  perLayer: boolean;
+  precision: Precision;
+  microBatch: number;
+  seqLen: number;
+  gradAccum: number;
+  gradCkpt: boolean;
+  gpus: number;
+  sharding: Sharding;
+  indexDtype: IndexDtype;
+  /** Usable GPU memory in bytes (max_memory_allocated must stay under it). */
+  gpuMemoryBytes: number;
+  /** cuBLAS workspace per handle: 32 MiB on Hopper (H100/H200), 8.125 MiB (4 MiB + 4·1 MiB + 8 KiB...) elsewhere. */
+  hopper: boolean;
+}
+
+/** Parameter counts, per component. */
+export interface ParamCounts {
+  total: number;
+  trainable: number;
+  sparseNonzeros: number;
+  /** Frozen parameters (ReLoRA's full weights). */
+  frozen: number;
+  components: Record<string, { total: number; trainable: number }>;
+}
+
+/** The papers' convention (reference.md §5): bf16 weights + optimizer states, int64 indices, 1 G = 1e9 B. */
+export interface Estimate {
+  weightsBytes: number;
+  optimizerBytes: number;
+  totalBytes: number;
+}
+
+export type PeakPhase = 'forward' | 'backward' | 'optimizer';
+
+export interface PeakItem {
+  key: string;
+  label: string;
+  bytes: number;
+}
+
+/** What torch.cuda.max_memory_allocated reports for one training step of the bundled engine. */
+export interface Peak {
+  bytes: number;
+  phase: PeakPhase;
+  /** Sums exactly to `bytes`. */
+  breakdown: PeakItem[];
+  /** The same breakdown at each candidate phase, for the curious. */
+  phases: Record<PeakPhase, number>;
+}
+
+/** Exact static tensor bytes on one GPU (what the engine's `measure` reports to the byte). */
+export interface StaticBytes {
+  weights: number;
+  gradients: number;
+  optimizerStates: number;
+  indices: number;
+  projectors: number;
+  buffers: number;
+}
+
+export interface Fit {
+  gpuMemoryBytes: number;
+  fits: boolean;
+  /** Largest micro-batch whose peak fits (0 when even batch 1 does not). */
+  maxMicroBatch: number;
+  /** For SLTrain when it does not fit: the largest rank/delta (from a small ladder) that fits, if any. */
+  suggestion?: { rank: number; delta: number; peakBytes: number };
+}
+
+export interface PlanResult {
+  model: string;
+  method: Method;
+  options: PlanOptions;
+  params: ParamCounts;
+  estimate: Estimate;
+  staticBytes: StaticBytes;
+  activations: { savedBytes: number; perLayerBytes: number; logitsBytes: number };
+  peak: Peak;
+  fits: Fit;
+}
