@@ -1,0 +1,222 @@
+"""Model and method configuration: typed defaults, presets, and validation of user input."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError
+
+PRESETS_PATH = Path(__file__).with_name("presets.json")
+PRESETS: dict[str, dict[str, Any]] = json.loads(PRESETS_PATH.read_text())["presets"]
+
+METHODS = ("full", "lowrank", "relora", "galore", "sltrain")
+INDEX_DTYPES = ("auto", "int32", "int64")
+GALORE_PROJ_TYPES = ("std", "reverse_std", "left", "right")
+
+_REQUIRED_INT_FIELDS = (
+    "hidden_size", "intermediate_size", "num_attention_heads", "num_hidden_layers", "vocab_size",
+)
+
+
+@dataclass
+class LlamaConfig:
+    """Architecture hyperparameters; field names are Hugging Face `LlamaConfig` names."""
+
+    hidden_size: int
+    intermediate_size: int
+    num_attention_heads: int
+    num_key_value_heads: int
+    num_hidden_layers: int
+    vocab_size: int
+    max_position_embeddings: int = 2048
+    rms_norm_eps: float = 1e-6
+    tie_word_embeddings: bool = False
+    initializer_range: float = 0.02
+    rope_theta: float = 10000.0
+    bos_token_id: int = 0
+    eos_token_id: int = 1
+    pad_token_id: int = -1
+
+    @property
+    def head_dim(self) -> int:
+        return self.hidden_size // self.num_attention_heads
+
+    def to_hf_dict(self) -> dict[str, Any]:
+        """A dict that `transformers.LlamaConfig(**d)` accepts and that describes this model."""
+        d = asdict(self)
+        d.update(
+            model_type="llama",
+            architectures=["LlamaForCausalLM"],
+            hidden_act="silu",
+            head_dim=self.head_dim,
+            attention_bias=False,
+            mlp_bias=False,
+            rope_scaling=None,
+            pretraining_tp=1,
+        )
+        return d
+
+
+def _preset_name(spec: str) -> str:
+    """'60m', 'llama-60m', 'LLaMA_60M' all mean 'llama_60m'."""
+    name = spec.strip().lower().replace("-", "_")
+    return name if name.startswith("llama_") else f"llama_{name}"
+
+
+def load_model_config(spec: str) -> LlamaConfig:
+    """Resolve a preset name (or alias) or a path to a Hugging Face config.json (or its folder)."""
+    name = _preset_name(spec)
+    if name in PRESETS:
+        return llama_config_from_dict(PRESETS[name]["config"], source=f"preset {name}")
+    path = Path(spec).expanduser()
+    if path.is_dir():
+        path = path / "config.json"
+    looks_like_path = "/" in spec or "\\" in spec or spec.endswith(".json") or path.exists()
+    if not looks_like_path:
+        raise ConfigError(
+            f"unknown model preset {spec!r}: use one of {', '.join(PRESETS)} "
+            "or a path to a Hugging Face config.json"
+        )
+    if not path.is_file():
+        raise ConfigError(f"model config file not found: {path} (give a preset name or an existing config.json)")
+    try:
+        raw = json.loads(path.read_text())
+    except json.JSONDecodeError as e:
+        raise ConfigError(f"{path} is not valid JSON: {e.msg} at line {e.lineno}, column {e.colno}") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError(f"cannot read model config {path}: {e}") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path} must hold a JSON object with LlamaConfig fields")
+    return llama_config_from_dict(raw, source=str(path))
+
+
+def _int_field(raw: dict[str, Any], key: str, source: str, default: int | None = None) -> int:
+    if key not in raw or raw[key] is None:
+        if default is None:
+            raise ConfigError(f"{source}: required field {key!r} is missing (a positive integer)")
+        return default
+    v = raw[key]
+    if isinstance(v, bool) or not isinstance(v, int):
+        raise ConfigError(f"{source}: field {key!r} must be an integer, got {v!r}")
+    return v
+
+
+def llama_config_from_dict(raw: dict[str, Any], source: str = "model config") -> LlamaConfig:
+    """Validate Hugging Face config fields; every failure names the field."""
+    model_type = raw.get("model_type", "llama")
+    if model_type != "llama":
+        raise ConfigError(f"{source}: model_type is {model_type!r}; only 'llama' models are supported")
+    ints = {k: _int_field(raw, k, source) for k in _REQUIRED_INT_FIELDS}
+    for k, v in ints.items():
+        if v < 1:
+            raise ConfigError(f"{source}: field {k!r} must be a positive integer, got {v}")
+    heads = ints["num_attention_heads"]
+    kv_heads = _int_field(raw, "num_key_value_heads", source, default=heads)
+    if ints["hidden_size"] % heads:
+        raise ConfigError(
+            f"{source}: num_attention_heads ({heads}) must divide hidden_size ({ints['hidden_size']})"
+        )
+    if kv_heads < 1 or heads % kv_heads:
+        raise ConfigError(f"{source}: num_key_value_heads ({kv_heads}) must divide num_attention_heads ({heads})")
+    head_dim = raw.get("head_dim")
+    if head_dim is not None and head_dim != ints["hidden_size"] // heads:
+        raise ConfigError(f"{source}: head_dim {head_dim} != hidden_size / num_attention_heads; not supported")
+    if raw.get("hidden_act", "silu") != "silu":
+        raise ConfigError(f"{source}: hidden_act {raw['hidden_act']!r} is not supported (use 'silu')")
+    if raw.get("rope_scaling") is not None:
+        raise ConfigError(f"{source}: rope_scaling is not supported; remove it or set it to null")
+    if raw.get("attention_bias") or raw.get("mlp_bias"):
+        raise ConfigError(f"{source}: attention_bias/mlp_bias are not supported; set them to false")
+    return LlamaConfig(
+        **ints,
+        num_key_value_heads=kv_heads,
+        max_position_embeddings=_int_field(raw, "max_position_embeddings", source, default=2048),
+        rms_norm_eps=float(raw.get("rms_norm_eps", 1e-6)),
+        tie_word_embeddings=bool(raw.get("tie_word_embeddings", False)),
+        initializer_range=float(raw.get("initializer_range", 0.02)),
+        rope_theta=float(raw.get("rope_theta", 10000.0)),
+        bos_token_id=_int_field(raw, "bos_token_id", source, default=0),
+        eos_token_id=_int_field(raw, "eos_token_id", source, default=1),
+        pad_token_id=_int_field(raw, "pad_token_id", source, default=-1),
+    )
+
+
+@dataclass
+class MethodConfig:
+    """How the seven block linears are trained. Unused fields of other methods are ignored."""
+
+    method: str = "sltrain"
+    rank: int = 128
+    delta: float = 0.03
+    alpha: float = 32.0
+    index_dtype: str = "auto"
+    relora_reset_every: int = 1000
+    relora_reset_ratio: float = 0.999  # fraction of adaptor Adam states magnitude-pruned at a merge
+    galore_update_gap: int = 200
+    galore_scale: float = 0.25
+    galore_proj_type: str = "std"
+
+    def validate(self, model_cfg: LlamaConfig) -> None:
+        if self.method not in METHODS:
+            raise ConfigError(f"unknown method {self.method!r}: use one of {', '.join(METHODS)}")
+        if self.method == "sltrain" and not 0.0 < self.delta < 1.0:
+            raise ConfigError(f"delta must be in (0, 1) for sltrain, got {self.delta}")
+        if self.index_dtype not in INDEX_DTYPES:
+            raise ConfigError(f"index_dtype must be one of {', '.join(INDEX_DTYPES)}, got {self.index_dtype!r}")
+        if self.method == "full":
+            return
+        max_rank = min(min(o, i) for _, o, i in linear_shapes(model_cfg))
+        if isinstance(self.rank, bool) or not isinstance(self.rank, int) or not 1 <= self.rank <= max_rank:
+            raise ConfigError(
+                f"rank must be an integer in [1, {max_rank}] (the smallest dimension of the model's "
+                f"linear layers), got {self.rank!r}"
+            )
+        if self.method in ("lowrank", "relora", "sltrain") and not self.alpha > 0:
+            raise ConfigError(f"alpha must be positive, got {self.alpha}")
+        if self.method == "relora":
+            if self.relora_reset_every < 1:
+                raise ConfigError(f"relora_reset_every must be >= 1, got {self.relora_reset_every}")
+            if not 0.0 <= self.relora_reset_ratio <= 1.0:
+                raise ConfigError(f"relora_reset_ratio must be in [0, 1], got {self.relora_reset_ratio}")
+        if self.method == "galore":
+            if self.galore_update_gap < 1:
+                raise ConfigError(f"galore_update_gap must be >= 1, got {self.galore_update_gap}")
+            if self.galore_proj_type not in GALORE_PROJ_TYPES:
+                raise ConfigError(
+                    f"galore_proj_type must be one of {', '.join(GALORE_PROJ_TYPES)}, got {self.galore_proj_type!r}"
+                )
+            if not self.galore_scale > 0:
+                raise ConfigError(f"galore_scale must be positive, got {self.galore_scale}")
+
+
+def linear_shapes(model_cfg: LlamaConfig) -> list[tuple[str, int, int]]:
+    """(name, out_features, in_features) of the seven linears of one decoder block."""
+    h, i, kv = model_cfg.hidden_size, model_cfg.intermediate_size, model_cfg.num_key_value_heads
+    d = model_cfg.head_dim
+    return [
+        ("self_attn.q_proj", h, h),
+        ("self_attn.k_proj", kv * d, h),
+        ("self_attn.v_proj", kv * d, h),
+        ("self_attn.o_proj", h, h),
+        ("mlp.gate_proj", i, h),
+        ("mlp.up_proj", i, h),
+        ("mlp.down_proj", h, i),
+    ]
+
+
+def method_defaults(preset_name: str, method: str = "sltrain") -> dict[str, Any]:
+    """MethodConfig fields the papers use for a preset (rank, delta, alpha; GaLore's own rank/gap)."""
+    name = _preset_name(preset_name)
+    if name not in PRESETS:
+        raise ConfigError(f"unknown model preset {preset_name!r}: use one of {', '.join(PRESETS)}")
+    preset = PRESETS[name]
+    d = {k: preset["sltrain"][k] for k in ("rank", "delta", "alpha")}
+    d["alpha"] = float(d["alpha"])
+    if method == "galore":
+        d["rank"] = preset.get("galore_rank", d["rank"])
+        # GaLore's scripts use a longer projector refresh gap at 7B (reference.md §3).
+        d["galore_update_gap"] = 500 if name == "llama_7b" else 200
+    return d

@@ -1,0 +1,259 @@
+"""Factored linear layers: SLTrain (W = s·B·A + S), low-rank (delta = 0) and ReLoRA adaptors.
+
+The SLTrain weight is never stored dense and no dense (out × in) tensor is saved for backward:
+autograd keeps only x and the factors (A, B, values, indices). Two numerically equivalent paths:
+
+- "dense": the reference algorithm. Forward and backward rebuild W transiently and use dense
+  matmuls; G_values is the dense G_W gathered at the support.
+- "factored": x·(sA)ᵀ·Bᵀ plus a CSR sparse product for S, and G_values as a sampled dense-dense
+  product on the support only. About 5× less compute at delta 0.03 (bench/layer_bench.py).
+
+"auto" picks "factored" on the CPU, where it is measured faster, and "dense" elsewhere (cuBLAS dense
+matmuls are what the paper measured). CPU sparse kernels lack bf16/fp16, so there the sparse products
+run in fp32 and are cast back.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import warnings
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from .errors import ConfigError
+
+PATHS = ("auto", "dense", "factored")
+
+# The CSR kernels we use are stable; the beta notice would otherwise print once per process.
+warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
+
+
+def support_seed_for(run_seed: int, module_name: str) -> int:
+    """Seed of one layer's support: independent of construction order, equal on every DDP rank."""
+    digest = hashlib.sha256(f"{run_seed}:{module_name}".encode()).digest()
+    return int.from_bytes(digest[:8], "little") & ((1 << 63) - 1)
+
+
+def resolve_index_dtype(index_dtype: str, numel: int) -> torch.dtype:
+    """int32 halves index memory and suffices while every flat position fits below 2^31."""
+    if index_dtype == "auto":
+        return torch.int32 if numel < 2**31 else torch.int64
+    if index_dtype == "int32":
+        if numel >= 2**31:
+            raise ConfigError(f"index_dtype int32 cannot address {numel} positions; use int64 or auto")
+        return torch.int32
+    if index_dtype == "int64":
+        return torch.int64
+    raise ConfigError(f"index_dtype must be auto, int32 or int64, got {index_dtype!r}")
+
+
+def sample_support(out_features: int, in_features: int, nnz: int, seed: int, dtype: torch.dtype) -> Tensor:
+    """nnz sorted flat row-major positions drawn uniformly without replacement (CPU tensor).
+
+    Draws with replacement until enough distinct positions exist, then keeps a uniform subset of
+    them: the distinct set of i.i.d. uniform draws is a uniform random set of its size, so the
+    result is uniform, at O(nnz log nnz) cost instead of a randperm over all out·in positions.
+    """
+    g = torch.Generator().manual_seed(seed)
+    n = out_features * in_features
+    picked = torch.empty(0, dtype=torch.int64)
+    while picked.numel() < nnz:
+        need = nnz - picked.numel()
+        draw = torch.randint(n, (need + need // 8 + 16,), generator=g)
+        picked = torch.unique(torch.cat([picked, draw]))
+    if picked.numel() > nnz:
+        picked = picked[torch.randperm(picked.numel(), generator=g)[:nnz]].sort().values
+    return picked.to(dtype)
+
+
+def _dense_weight(A: Tensor, B: Tensor, values: Tensor | None, indices: Tensor | None, s: float) -> Tensor:
+    W = B @ (A * s)  # (out, in), transient
+    if values is not None:
+        W.view(-1).index_add_(0, indices, values.to(W.dtype))
+    return W
+
+
+def _sparse_dtype(t: Tensor) -> torch.dtype:
+    # CPU CSR kernels exist for fp32/fp64 only.
+    if t.device.type == "cpu" and t.dtype not in (torch.float32, torch.float64):
+        return torch.float32
+    return t.dtype
+
+
+def _csr(values: Tensor, indices: Tensor, shape: tuple[int, int], dtype: torch.dtype) -> Tensor:
+    out_f, in_f = shape
+    bounds = torch.arange(out_f + 1, device=indices.device, dtype=torch.int64) * in_f
+    crow = torch.searchsorted(indices.to(torch.int64), bounds).to(indices.dtype)  # (out+1,)
+    cols = indices % in_f  # (nnz,)
+    return torch.sparse_csr_tensor(crow, cols, values.to(dtype), shape, check_invariants=False)
+
+
+class SLTrainMatmul(torch.autograd.Function):
+    """y = x·Wᵀ with W = s·B·A + S; saves x, A, B, values, indices only."""
+
+    @staticmethod
+    def forward(ctx, x, A, B, values, indices, s: float, factored: bool):
+        out_f, in_f = B.shape[0], A.shape[1]
+        ctx.save_for_backward(x, A, B, values, indices)
+        ctx.s, ctx.factored = s, factored
+        x2 = x.reshape(-1, in_f)  # (T, in)
+        if not factored:
+            y2 = x2 @ _dense_weight(A, B, values, indices, s).T  # (T, out)
+        else:
+            y2 = (x2 @ (A * s).T) @ B.T  # (T, r) -> (T, out)
+            if values is not None:
+                dt = _sparse_dtype(x2)
+                S = _csr(values, indices, (out_f, in_f), dt)
+                y2 = y2 + (S @ x2.T.to(dt)).T.to(y2.dtype)  # (out, T)ᵀ
+        return y2.reshape(*x.shape[:-1], out_f)
+
+    @staticmethod
+    def backward(ctx, gy):
+        x, A, B, values, indices = ctx.saved_tensors
+        s = ctx.s
+        out_f, in_f = B.shape[0], A.shape[1]
+        x2, gy2 = x.reshape(-1, in_f), gy.reshape(-1, out_f)  # (T, in), (T, out)
+        sA = A * s  # (r, in)
+        need_x, need_A, need_B, need_v = ctx.needs_input_grad[:4]
+        gx = gA = gB = gv = None
+        if not ctx.factored:
+            W = _dense_weight(A, B, values, indices, s)  # (out, in), transient
+            if need_x:
+                gx = (gy2 @ W).reshape(x.shape)
+            del W
+            if need_A or need_B or need_v:
+                gW = gy2.T @ x2  # (out, in), transient
+                gB = gW @ sA.T if need_B else None  # (out, r)
+                gA = (B.T @ gW) * s if need_A else None  # (r, in): A's gradient carries s
+                gv = gW.reshape(-1)[indices].to(values.dtype) if need_v else None
+            return gx, gA, gB, gv, None, None, None
+        gyB = gy2 @ B  # (T, r)
+        S = None
+        if values is not None and (need_x or need_v):
+            dt = _sparse_dtype(x2)
+            S = _csr(values, indices, (out_f, in_f), dt)
+        if need_x:
+            gx = gyB @ sA  # (T, in)
+            if S is not None:
+                gx = gx + (S.t() @ gy2.T.to(S.dtype)).T.to(gx.dtype)
+            gx = gx.reshape(x.shape)
+        if need_B:
+            gB = gy2.T @ (x2 @ sA.T)  # (out, T)·(T, r)
+        if need_A:
+            gA = (gyB.T @ x2) * s  # (r, in)
+        if need_v:
+            # Sampled dense-dense product: (gyᵀ·x) evaluated only at the nnz support positions.
+            pattern = torch.sparse_csr_tensor(
+                S.crow_indices(), S.col_indices(), torch.zeros_like(S.values()), S.shape, check_invariants=False
+            )
+            gv = torch.sparse.sampled_addmm(pattern, gy2.T.to(S.dtype), x2.to(S.dtype)).values()
+            gv = gv.to(values.dtype)
+        return gx, gA, gB, gv, None, None, None
+
+
+class SLTrainLinear(nn.Module):
+    """Linear layer with weight s·B·A + S (reference.md §1); delta = 0 gives the low-rank baseline.
+
+    With delta = 0 there is no `values` parameter and no `indices` buffer (both are None).
+    On the meta device nothing is sampled or initialised (used for instant parameter counting).
+    """
+
+    def __init__(
+        self, in_features: int, out_features: int, rank: int, delta: float, alpha: float, *,
+        support_seed: int, index_dtype: str = "auto", path: str = "auto", device=None, dtype=None,
+    ):
+        super().__init__()
+        if path not in PATHS:
+            raise ConfigError(f"SLTrain path must be one of {', '.join(PATHS)}, got {path!r}")
+        self.in_features, self.out_features, self.rank = in_features, out_features, rank
+        self.delta, self.alpha, self.scale = delta, alpha, alpha / rank
+        self.support_seed, self.path = support_seed, path
+        self.nnz = math.floor(delta * in_features * out_features)
+        kw = dict(device=device, dtype=dtype)
+        self.A = nn.Parameter(torch.empty(rank, in_features, **kw))  # (r, in)
+        self.B = nn.Parameter(torch.empty(out_features, rank, **kw))  # (out, r)
+        if self.nnz > 0:
+            idx_dtype = resolve_index_dtype(index_dtype, in_features * out_features)
+            self.values = nn.Parameter(torch.empty(self.nnz, **kw))  # (nnz,)
+            self.register_buffer("indices", torch.empty(self.nnz, dtype=idx_dtype, device=device))  # (nnz,)
+        else:
+            self.values = None
+            self.indices = None
+        self.reset_parameters()
+
+    @torch.no_grad()
+    def reset_parameters(self) -> None:
+        if self.A.device.type == "meta":
+            return
+        bound = 1.0 / math.sqrt(self.in_features)
+        self.A.uniform_(-bound, bound)
+        self.B.zero_()
+        if self.values is not None:
+            self.values.uniform_(-bound, bound)
+            support = sample_support(self.out_features, self.in_features, self.nnz, self.support_seed, self.indices.dtype)
+            self.indices.copy_(support)
+
+    def _factored(self, x: Tensor) -> bool:
+        return self.path == "factored" or (self.path == "auto" and x.device.type == "cpu")
+
+    def forward(self, x: Tensor) -> Tensor:
+        return SLTrainMatmul.apply(x, self.A, self.B, self.values, self.indices, self.scale, self._factored(x))
+
+    @torch.no_grad()
+    def weight_dense(self) -> Tensor:
+        """s·B·A + S as a dense (out, in) tensor in the parameters' dtype (for merge and export)."""
+        return _dense_weight(self.A, self.B, self.values, self.indices, self.scale)
+
+    def extra_repr(self) -> str:
+        return (
+            f"in={self.in_features}, out={self.out_features}, rank={self.rank}, alpha={self.alpha}, "
+            f"delta={self.delta}, nnz={self.nnz}, path={self.path}, "
+            f"A={tuple(self.A.shape)}, B={tuple(self.B.shape)}"
+        )
+
+
+class ReLoRALinear(nn.Module):
+    """Frozen full weight plus a trainable LoRA adaptor that is merged and re-initialised periodically."""
+
+    def __init__(self, in_features: int, out_features: int, rank: int, alpha: float, *,
+                 init_std: float = 0.02, device=None, dtype=None):
+        super().__init__()
+        self.in_features, self.out_features, self.rank = in_features, out_features, rank
+        self.alpha, self.scale, self.init_std = alpha, alpha / rank, init_std
+        kw = dict(device=device, dtype=dtype)
+        self.weight = nn.Parameter(torch.empty(out_features, in_features, **kw), requires_grad=False)  # (out, in)
+        self.A = nn.Parameter(torch.empty(rank, in_features, **kw))  # (r, in)
+        self.B = nn.Parameter(torch.empty(out_features, rank, **kw))  # (out, r)
+        self.reset_parameters()
+
+    @torch.no_grad()
+    def reset_parameters(self) -> None:
+        if self.weight.device.type == "meta":
+            return
+        self.weight.normal_(0.0, self.init_std)
+        self.reset_adaptor()
+
+    @torch.no_grad()
+    def reset_adaptor(self) -> None:
+        bound = 1.0 / math.sqrt(self.in_features)
+        self.A.uniform_(-bound, bound)
+        self.B.zero_()
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.linear(x, self.weight) + F.linear(F.linear(x, self.A), self.B) * self.scale
+
+    @torch.no_grad()
+    def merge_and_reinit(self) -> None:
+        """weight += s·B·A, then A ~ Kaiming-uniform and B = 0, so the function is unchanged."""
+        self.weight.add_((self.B @ self.A).to(self.weight.dtype), alpha=self.scale)
+        self.reset_adaptor()
+
+    @torch.no_grad()
+    def weight_dense(self) -> Tensor:
+        return self.weight + (self.B @ self.A) * self.scale
+
+    def extra_repr(self) -> str:
+        return f"in={self.in_features}, out={self.out_features}, rank={self.rank}, alpha={self.alpha}"

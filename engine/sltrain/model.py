@@ -1,0 +1,154 @@
+"""LLaMA decoder (Touvron et al. 2023), numerically interchangeable with transformers' LlamaForCausalLM.
+
+Parameter names match Hugging Face so a dense state dict loads there directly. B = batch,
+T = sequence length, C = hidden size, H / Hkv = query / key-value heads, D = head dim, V = vocab.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from torch.utils.checkpoint import checkpoint
+
+from .config import LlamaConfig
+
+
+class RMSNorm(nn.Module):
+    def __init__(self, dim: int, eps: float, device=None, dtype=None):
+        super().__init__()
+        self.eps = eps
+        self.weight = nn.Parameter(torch.ones(dim, device=device, dtype=dtype))
+
+    def forward(self, x: Tensor) -> Tensor:
+        # Normalise in fp32 and cast back before the gain, as HF does, so bf16 results agree.
+        x32 = x.float()
+        x32 = x32 * torch.rsqrt(x32.pow(2).mean(-1, keepdim=True) + self.eps)
+        return self.weight * x32.to(x.dtype)
+
+
+def rotary_cos_sin(cfg: LlamaConfig, T: int, device, dtype) -> tuple[Tensor, Tensor]:
+    """cos, sin of shape (T, D) for positions 0..T-1, computed in fp32 (no cached buffers)."""
+    D = cfg.head_dim
+    inv_freq = 1.0 / (cfg.rope_theta ** (torch.arange(0, D, 2, device=device, dtype=torch.int64).float() / D))
+    freqs = torch.outer(torch.arange(T, device=device, dtype=torch.int64).float(), inv_freq)  # (T, D/2)
+    emb = torch.cat((freqs, freqs), dim=-1)  # (T, D): HF's rotate_half layout, not interleaved
+    return emb.cos().to(dtype), emb.sin().to(dtype)
+
+
+def rotate_half(x: Tensor) -> Tensor:
+    x1, x2 = x.chunk(2, dim=-1)
+    return torch.cat((-x2, x1), dim=-1)
+
+
+def apply_rotary(x: Tensor, cos: Tensor, sin: Tensor) -> Tensor:
+    return x * cos + rotate_half(x) * sin  # (B, H, T, D) with (T, D) broadcast
+
+
+class Attention(nn.Module):
+    def __init__(self, cfg: LlamaConfig):
+        super().__init__()
+        C, H, Hkv, D = cfg.hidden_size, cfg.num_attention_heads, cfg.num_key_value_heads, cfg.head_dim
+        self.n_heads, self.n_kv_heads, self.head_dim = H, Hkv, D
+        self.q_proj = nn.Linear(C, H * D, bias=False)
+        self.k_proj = nn.Linear(C, Hkv * D, bias=False)
+        self.v_proj = nn.Linear(C, Hkv * D, bias=False)
+        self.o_proj = nn.Linear(H * D, C, bias=False)
+
+    def forward(self, x: Tensor, cos: Tensor, sin: Tensor) -> Tensor:
+        B, T, _ = x.shape
+        q = self.q_proj(x).view(B, T, self.n_heads, self.head_dim).transpose(1, 2)  # (B, H, T, D)
+        k = self.k_proj(x).view(B, T, self.n_kv_heads, self.head_dim).transpose(1, 2)  # (B, Hkv, T, D)
+        v = self.v_proj(x).view(B, T, self.n_kv_heads, self.head_dim).transpose(1, 2)  # (B, Hkv, T, D)
+        q, k = apply_rotary(q, cos, sin), apply_rotary(k, cos, sin)
+        if self.n_kv_heads != self.n_heads:
+            # GQA: each kv head serves n_rep consecutive query heads (HF's repeat_kv order).
+            n_rep = self.n_heads // self.n_kv_heads
+            k = k[:, :, None].expand(B, self.n_kv_heads, n_rep, T, self.head_dim).reshape(B, self.n_heads, T, -1)
+            v = v[:, :, None].expand(B, self.n_kv_heads, n_rep, T, self.head_dim).reshape(B, self.n_heads, T, -1)
+        y = F.scaled_dot_product_attention(q, k, v, is_causal=True)  # (B, H, T, D)
+        return self.o_proj(y.transpose(1, 2).reshape(B, T, -1))  # (B, T, C)
+
+
+class MLP(nn.Module):
+    """SwiGLU: down(silu(gate(x)) * up(x))."""
+
+    def __init__(self, cfg: LlamaConfig):
+        super().__init__()
+        C, I = cfg.hidden_size, cfg.intermediate_size
+        self.gate_proj = nn.Linear(C, I, bias=False)
+        self.up_proj = nn.Linear(C, I, bias=False)
+        self.down_proj = nn.Linear(I, C, bias=False)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.down_proj(F.silu(self.gate_proj(x)) * self.up_proj(x))  # (B, T, I) -> (B, T, C)
+
+
+class DecoderLayer(nn.Module):
+    def __init__(self, cfg: LlamaConfig):
+        super().__init__()
+        self.input_layernorm = RMSNorm(cfg.hidden_size, cfg.rms_norm_eps)
+        self.self_attn = Attention(cfg)
+        self.post_attention_layernorm = RMSNorm(cfg.hidden_size, cfg.rms_norm_eps)
+        self.mlp = MLP(cfg)
+
+    def forward(self, x: Tensor, cos: Tensor, sin: Tensor) -> Tensor:
+        x = x + self.self_attn(self.input_layernorm(x), cos, sin)
+        return x + self.mlp(self.post_attention_layernorm(x))
+
+
+class LlamaModel(nn.Module):
+    def __init__(self, cfg: LlamaConfig):
+        super().__init__()
+        # No padding_idx: HF would freeze token pad_token_id (-1 = the last id) at zero; padding is
+        # handled by labels = -100 instead.
+        self.embed_tokens = nn.Embedding(cfg.vocab_size, cfg.hidden_size)
+        self.layers = nn.ModuleList(DecoderLayer(cfg) for _ in range(cfg.num_hidden_layers))
+        self.norm = RMSNorm(cfg.hidden_size, cfg.rms_norm_eps)
+
+
+class LlamaForCausalLM(nn.Module):
+    """forward(input_ids, labels=None) -> (logits, loss); loss is HF's shifted mean cross-entropy."""
+
+    def __init__(self, cfg: LlamaConfig):
+        super().__init__()
+        self.config = cfg
+        self.model = LlamaModel(cfg)
+        self.lm_head = nn.Linear(cfg.hidden_size, cfg.vocab_size, bias=False)
+        if cfg.tie_word_embeddings:
+            self.lm_head.weight = self.model.embed_tokens.weight
+        self.gradient_checkpointing = False  # recompute each decoder layer in backward
+        self.init_weights()
+
+    @torch.no_grad()
+    def init_weights(self) -> None:
+        """HF's init: dense linears and embeddings ~ N(0, initializer_range), norms 1.
+
+        Factored layers initialise themselves; meta tensors are skipped.
+        """
+        std = self.config.initializer_range
+        for m in self.modules():
+            if isinstance(m, (nn.Linear, nn.Embedding)) and m.weight.device.type != "meta":
+                m.weight.normal_(0.0, std)
+            elif isinstance(m, RMSNorm) and m.weight.device.type != "meta":
+                m.weight.fill_(1.0)
+
+    def forward(self, input_ids: Tensor, labels: Tensor | None = None) -> tuple[Tensor, Tensor | None]:
+        B, T = input_ids.shape
+        x = self.model.embed_tokens(input_ids)  # (B, T, C)
+        cos, sin = rotary_cos_sin(self.config, T, x.device, x.dtype)  # (T, D)
+        for layer in self.model.layers:
+            if self.gradient_checkpointing and torch.is_grad_enabled():
+                x = checkpoint(layer, x, cos, sin, use_reentrant=False)
+            else:
+                x = layer(x, cos, sin)
+        logits = self.lm_head(self.model.norm(x))  # (B, T, V)
+        loss = None
+        if labels is not None:
+            # Token t predicts token t+1; mean over labels != -100, in fp32 like HF.
+            loss = F.cross_entropy(
+                logits[:, :-1].float().reshape(-1, logits.size(-1)),
+                labels[:, 1:].reshape(-1),
+                ignore_index=-100,
+            )
+        return logits, loss

@@ -1,0 +1,96 @@
+"""Our LLaMA against transformers' LlamaForCausalLM, merges, bf16 and gradient checkpointing."""
+
+import pytest
+import torch
+
+from sltrain.config import LlamaConfig, MethodConfig
+from sltrain.merge import dense_state_dict
+from sltrain.methods import build_model
+
+transformers = pytest.importorskip("transformers")
+
+TINY = dict(hidden_size=32, intermediate_size=56, num_attention_heads=4, num_hidden_layers=2, vocab_size=61)
+
+
+def _hf_model(cfg: LlamaConfig, state: dict) -> "transformers.LlamaForCausalLM":
+    hf = transformers.LlamaForCausalLM(transformers.LlamaConfig(**cfg.to_hf_dict()))
+    hf.config._attn_implementation = "eager"
+    missing, unexpected = hf.load_state_dict(state, strict=False)
+    assert not unexpected and all("rotary" in k for k in missing), (missing, unexpected)
+    return hf.eval()
+
+
+def _batch(cfg: LlamaConfig, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    ids = torch.randint(cfg.vocab_size, (2, 11), generator=g)
+    labels = ids.clone()
+    labels[0, -3:] = -100  # padding
+    return ids, labels
+
+
+@pytest.mark.parametrize("kv_heads,tie", [(4, False), (2, False), (1, True)])
+def test_logits_and_loss_match_hf(kv_heads, tie):
+    cfg = LlamaConfig(**TINY, num_key_value_heads=kv_heads, tie_word_embeddings=tie, rope_theta=500.0)
+    model = build_model(cfg, MethodConfig(method="full"), seed=0).eval()
+    hf = _hf_model(cfg, dense_state_dict(model))
+    ids, labels = _batch(cfg)
+    with torch.no_grad():
+        logits, loss = model(ids, labels)
+        ref = hf(input_ids=ids, labels=labels)
+    torch.testing.assert_close(logits, ref.logits, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(loss, ref.loss, atol=1e-6, rtol=1e-6)
+
+
+@pytest.mark.parametrize("method", ["sltrain", "lowrank", "relora"])
+def test_merged_model_reproduces_factored_logits(method):
+    cfg = LlamaConfig(**TINY, num_key_value_heads=2)
+    model = build_model(cfg, MethodConfig(method=method, rank=4, delta=0.1, alpha=8.0), seed=3).eval()
+    with torch.no_grad():  # B = 0 at init would hide a wrong merge
+        for name, p in model.named_parameters():
+            if name.endswith(".B"):
+                p.normal_(0, 0.05)
+    hf = _hf_model(cfg, dense_state_dict(model))
+    ids, labels = _batch(cfg, seed=1)
+    with torch.no_grad():
+        logits, loss = model(ids, labels)
+        ref = hf(input_ids=ids, labels=labels)
+    torch.testing.assert_close(logits, ref.logits, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(loss, ref.loss, atol=1e-5, rtol=1e-5)
+
+
+def test_init_statistics_and_names():
+    cfg = LlamaConfig(**TINY, num_key_value_heads=4)
+    model = build_model(cfg, MethodConfig(method="full"), seed=0)
+    names = set(dict(model.named_parameters()))
+    assert {"model.embed_tokens.weight", "lm_head.weight", "model.norm.weight",
+            "model.layers.1.self_attn.k_proj.weight", "model.layers.0.mlp.down_proj.weight",
+            "model.layers.0.input_layernorm.weight", "model.layers.0.post_attention_layernorm.weight"} <= names
+    assert not any("bias" in n for n in names)
+    assert torch.all(model.model.norm.weight == 1)
+    assert abs(model.model.embed_tokens.weight.std().item() - 0.02) < 0.002
+
+
+@pytest.mark.parametrize("method", ["full", "sltrain", "relora"])
+def test_bf16_forward_backward_on_cpu(method):
+    cfg = LlamaConfig(**TINY, num_key_value_heads=2)
+    model = build_model(cfg, MethodConfig(method=method, rank=4, delta=0.1, alpha=8.0), seed=0, dtype=torch.bfloat16)
+    ids, labels = _batch(cfg)
+    logits, loss = model(ids, labels)
+    assert logits.dtype == torch.bfloat16 and torch.isfinite(loss)
+    loss.backward()
+    grads = [p.grad for p in model.parameters() if p.requires_grad]
+    assert all(g is not None and g.dtype == torch.bfloat16 and torch.isfinite(g).all() for g in grads)
+
+
+def test_gradient_checkpointing_gives_same_gradients():
+    cfg = LlamaConfig(**TINY, num_key_value_heads=2)
+    model = build_model(cfg, MethodConfig(method="sltrain", rank=4, delta=0.1, alpha=8.0), seed=0, dtype=torch.float64)
+    ids, labels = _batch(cfg)
+    grads = []
+    for ckpt in (False, True):
+        model.zero_grad()
+        model.gradient_checkpointing = ckpt
+        model(ids, labels)[1].backward()
+        grads.append([p.grad.clone() for p in model.parameters()])
+    for a, b in zip(*grads):
+        torch.testing.assert_close(a, b)
