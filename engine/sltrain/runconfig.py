@@ -1,0 +1,215 @@
+"""Run configuration: typed defaults -> run file (JSON, --config) -> command-line overrides.
+
+`resolve(argv)` is the only place a value is chosen: unset fields (None) are filled from the model
+preset (rank/delta/alpha, lr, steps, warmup, seq_len), the device (precision) and the machine
+(num_threads); the result is validated once, written once to OUT/config.json and logged once in the
+`start` event. With --resume and no --config, OUT/config.json is the run file, so `--out DIR --resume`
+alone continues a run (flags given again override it, e.g. a larger --steps).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+from .config import PRESETS, LlamaConfig, MethodConfig, _preset_name, load_model_config, method_defaults
+from .dist import resolve_device
+from .errors import ConfigError
+
+
+@dataclass
+class RunConfig:
+    # model and method
+    model: str = "llama_tiny"
+    method: str = "sltrain"
+    rank: int | None = None          # preset's (reference.md §3); hidden/4 for a config.json
+    delta: float | None = None
+    alpha: float | None = None
+    index_dtype: str = "auto"        # int32 while out*in < 2^31, else int64
+    relora_reset_every: int | None = None   # default: min(1000, steps // 4)
+    galore_update_gap: int | None = None    # 200 (500 at 7B), GaLore's scripts
+    galore_scale: float = 0.25
+    # optimizer and schedule
+    optimizer: str = "adamw"
+    per_layer: bool = False
+    lr: float | None = None          # preset's (0.003; GaLore's scripts 0.01)
+    min_lr_ratio: float = 0.1
+    warmup: int | None = None
+    steps: int | None = None
+    weight_decay: float = 0.0
+    grad_clip: float = 0.0           # 0 = off (the papers clip only at 7B, 1.0)
+    # batch and precision
+    batch_size: int = 16             # sequences per micro-batch per process
+    grad_accum: int = 1              # global batch = batch_size * grad_accum * world_size
+    seq_len: int | None = None
+    precision: str | None = None     # bf16 (params in bf16, the papers) on CUDA, fp32 on CPU
+    grad_ckpt: bool = False
+    # data
+    data: str = "embedded"
+    tokenizer: str = "byte"
+    text_field: str = "text"
+    packing: bool = False
+    # bookkeeping
+    eval_every: int = 100
+    eval_batches: int = 8
+    save_every: int = 1000
+    keep_checkpoints: int = 2
+    seed: int = 42
+    device: str = "auto"
+    num_threads: int | None = None   # min(4, cpu count), fixed so CPU runs are reproducible
+    out: str | None = None           # runs/<model>-<method>-<UTC time>
+
+    def method_config(self) -> MethodConfig:
+        return MethodConfig(
+            method=self.method, rank=self.rank, delta=self.delta if self.method == "sltrain" else 0.0,
+            alpha=self.alpha, index_dtype=self.index_dtype,
+            relora_reset_every=self.relora_reset_every, galore_update_gap=self.galore_update_gap,
+            galore_scale=self.galore_scale)
+
+    def model_config(self) -> LlamaConfig:
+        return load_model_config(self.model)
+
+
+FIELDS = {f.name for f in fields(RunConfig)}
+CHOICES = {"method": ("full", "lowrank", "relora", "galore", "sltrain"), "optimizer": ("adamw", "adam8bit"),
+           "precision": ("bf16", "mixed", "fp32"), "index_dtype": ("auto", "int32", "int64")}
+MODEL_FLAGS = ("model", "method", "rank", "delta", "alpha", "index_dtype", "galore_update_gap", "galore_scale",
+               "relora_reset_every", "optimizer", "per_layer", "lr", "weight_decay", "batch_size", "seq_len",
+               "precision", "grad_ckpt", "seed", "device", "num_threads")
+
+
+def add_flags(p: argparse.ArgumentParser, names=tuple(f.name for f in fields(RunConfig))) -> None:
+    """One flag per RunConfig field (--batch-size for batch_size); unset flags stay absent."""
+    for f in fields(RunConfig):
+        if f.name not in names:
+            continue
+        flag = "--" + f.name.replace("_", "-")
+        if f.type == "bool":
+            p.add_argument(flag, dest=f.name, action=argparse.BooleanOptionalAction, default=argparse.SUPPRESS)
+            continue
+        kind = {"int | None": int, "int": int, "float | None": float, "float": float}.get(f.type, str)
+        p.add_argument(flag, dest=f.name, type=kind, choices=CHOICES.get(f.name), default=argparse.SUPPRESS,
+                       metavar=f.name.upper())
+
+
+def _apply(cfg: RunConfig, values: dict, source: str) -> None:
+    for k, v in values.items():
+        key = k.replace("-", "_")
+        if key not in FIELDS:
+            raise ConfigError(f"{source}: unknown setting {k!r}")
+        setattr(cfg, key, v)
+
+
+def _read_run_file(path: Path) -> dict:
+    try:
+        raw = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"--config {path}: no such file") from None
+    except (OSError, json.JSONDecodeError) as e:
+        raise ConfigError(f"--config {path}: cannot read it as JSON ({e})") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"--config {path}: must hold one JSON object of settings")
+    return raw
+
+
+def fill_defaults(cfg: RunConfig, world: int = 1) -> RunConfig:
+    """Replaces every None by its resolved value (preset, device, machine)."""
+    model_cfg = cfg.model_config()
+    preset = _preset_name(cfg.model)
+    is_preset = preset in PRESETS
+    if is_preset:
+        cfg.model = preset
+        training = PRESETS[preset]["training"]
+        md = method_defaults(preset, cfg.method)
+    else:
+        training = {"lr": 0.003, "steps": 1000, "warmup": 100, "seq_len": 256}
+        md = {"rank": max(1, model_cfg.hidden_size // 4), "delta": 0.03, "alpha": 32.0}
+    defaults = {
+        "rank": md["rank"], "delta": md["delta"], "alpha": md["alpha"],
+        "galore_update_gap": md.get("galore_update_gap", 200),
+        "lr": 0.01 if cfg.method == "galore" else training["lr"],
+        "steps": training["steps"], "seq_len": training["seq_len"],
+    }
+    for k, v in defaults.items():
+        if getattr(cfg, k) is None:
+            setattr(cfg, k, v)
+    if cfg.warmup is None:
+        cfg.warmup = training["warmup"] if cfg.steps == training["steps"] else cfg.steps // 10
+    if cfg.relora_reset_every is None:
+        cfg.relora_reset_every = max(1, min(1000, cfg.steps // 4))
+    cfg.device = resolve_device(cfg.device)
+    if cfg.precision is None:
+        cfg.precision = "fp32" if cfg.device == "cpu" else "bf16"
+    if cfg.num_threads is None:
+        cfg.num_threads = min(4, os.cpu_count() or 1)
+    if cfg.out is None:
+        cfg.out = str(Path("runs") / f"{cfg.model if is_preset else 'model'}-{cfg.method}-"
+                                     f"{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}")
+    validate(cfg, model_cfg, world)
+    return cfg
+
+
+def _check(ok: bool, msg: str) -> None:
+    if not ok:
+        raise ConfigError(msg)
+
+
+def validate(cfg: RunConfig, model_cfg: LlamaConfig, world: int = 1) -> None:
+    for name, choices in CHOICES.items():
+        _check(getattr(cfg, name) in choices, f"--{name.replace('_', '-')} {getattr(cfg, name)!r}: use one of {', '.join(choices)}")
+    for name in ("steps", "batch_size", "grad_accum", "seq_len", "eval_batches", "num_threads"):
+        _check(isinstance(getattr(cfg, name), int) and getattr(cfg, name) >= 1,
+               f"--{name.replace('_', '-')} must be a positive integer, got {getattr(cfg, name)!r}")
+    for name in ("warmup", "eval_every", "save_every", "keep_checkpoints"):
+        _check(isinstance(getattr(cfg, name), int) and getattr(cfg, name) >= 0,
+               f"--{name.replace('_', '-')} must be an integer >= 0, got {getattr(cfg, name)!r}")
+    _check(cfg.warmup < cfg.steps, f"--warmup ({cfg.warmup}) must be smaller than --steps ({cfg.steps})")
+    _check(cfg.lr > 0, f"--lr must be positive, got {cfg.lr}")
+    _check(0.0 <= cfg.min_lr_ratio <= 1.0, f"--min-lr-ratio must be in [0, 1], got {cfg.min_lr_ratio}")
+    _check(cfg.grad_clip >= 0, f"--grad-clip must be >= 0 (0 = off), got {cfg.grad_clip}")
+    _check(cfg.weight_decay >= 0, f"--weight-decay must be >= 0, got {cfg.weight_decay}")
+    _check(cfg.seq_len <= model_cfg.max_position_embeddings,
+           f"--seq-len {cfg.seq_len} is longer than the model's max_position_embeddings "
+           f"({model_cfg.max_position_embeddings}); use --seq-len {model_cfg.max_position_embeddings} or less")
+    _check(not (cfg.per_layer and world > 1),
+           "--per-layer updates run inside backward hooks and cannot be combined with DDP; use one process")
+    cfg.method_config().validate(model_cfg)
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # argparse would exit(2) with usage only; we want one error event too
+        raise ConfigError(f"{message} (see --help)")
+
+
+def resolve(argv: list[str] | None = None, world: int = 1) -> tuple[RunConfig, bool]:
+    """Parses the command line; returns (resolved config, resume flag). Raises ConfigError."""
+    p = _Parser(prog="python -m sltrain.train", description="Pretrain a LLaMA model with SLTrain.")
+    p.add_argument("--config", type=Path, default=None, metavar="RUN.json", help="run file (JSON of settings)")
+    p.add_argument("--resume", action="store_true", help="continue from OUT's newest valid checkpoint")
+    add_flags(p)
+    args = vars(p.parse_args(argv))
+    run_file, resume = args.pop("config"), args.pop("resume")
+    cfg = RunConfig()
+    if run_file is None and resume and args.get("out") and (Path(args["out"]) / "config.json").is_file():
+        run_file = Path(args["out"]) / "config.json"
+    if run_file is not None:
+        _apply(cfg, _read_run_file(run_file), f"--config {run_file}")
+    _apply(cfg, args, "command line")
+    return fill_defaults(cfg, world), resume
+
+
+def as_dict(cfg: RunConfig) -> dict:
+    return asdict(cfg)
+
+
+def from_dict(d: dict) -> RunConfig:
+    cfg = RunConfig()
+    _apply(cfg, d, "config")
+    return cfg
+
+
+def to_json(cfg: RunConfig) -> str:
+    return json.dumps(asdict(cfg), indent=2) + "\n"
