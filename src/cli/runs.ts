@@ -1,0 +1,216 @@
+// `sltrain launch | attach | stop | runs`: the same run store and backends as the extension.
+import { join, resolve } from 'node:path';
+import { parseArgs, UsageError, type FlagSpec } from './args';
+import { backendFor, RemoteUnavailableError, type BackendContext } from '../core/runs/backends';
+import { checkEnvironment, pythonCandidates, systemCommandRunner } from '../core/runs/environment';
+import { followRun } from '../core/runs/follower';
+import { formatEventLine, tableHeader } from '../core/runs/format';
+import { findProductDir } from '../core/runs/productDir';
+import { readExitCode } from '../core/runs/runFiles';
+import { newRunId, RunStore } from '../core/runs/store';
+import type { HostSpec, LaunchSpec, RunRecord, RunTarget } from '../core/runs/types';
+import type { EngineEvent } from '../core/events/types';
+
+export type RunsCommand = 'launch' | 'attach' | 'stop' | 'runs';
+
+const USAGE: Record<RunsCommand, string> = {
+  launch: 'usage: sltrain launch [--host NAME|user@host[:port]] [--identity FILE] [--nodes H1,H2,...] [--nproc-per-node N] [--detach] [--json] -- ENGINE_ARGS...',
+  attach: 'usage: sltrain attach RUN [--json]',
+  stop: 'usage: sltrain stop RUN [--grace SECONDS]',
+  runs: 'usage: sltrain runs [--json]',
+};
+
+const FLAGS: Record<RunsCommand, Record<string, FlagSpec>> = {
+  launch: {
+    host: { type: 'string' }, identity: { type: 'string' }, nodes: { type: 'string' },
+    'nproc-per-node': { type: 'number' }, detach: { type: 'bool' }, json: { type: 'bool' }, help: { type: 'bool' },
+  },
+  attach: { json: { type: 'bool' }, help: { type: 'bool' } },
+  stop: { grace: { type: 'number' }, help: { type: 'bool' } },
+  runs: { json: { type: 'bool' }, help: { type: 'bool' } },
+};
+
+const out = (s: string): void => void process.stdout.write(`${s}\n`);
+const err = (s: string): void => void process.stderr.write(`${s}\n`);
+
+/** Runs dir: $SLTRAIN_RUNS_DIR, else .sltrain/runs under the current directory (as in a workspace). */
+function context(python: string): BackendContext {
+  const productDir = process.env.SLTRAIN_HOME ?? findProductDir(__dirname) ?? process.cwd();
+  return { runsDir: resolve(process.env.SLTRAIN_RUNS_DIR ?? join('.sltrain', 'runs')), python, productDir };
+}
+
+export async function runRunsCommand(cmd: RunsCommand, argv: string[]): Promise<number> {
+  try {
+    const args = parseArgs(argv, FLAGS[cmd]);
+    if (args.flags.get('help') === true) {
+      out(USAGE[cmd]);
+      return 0;
+    }
+    switch (cmd) {
+      case 'launch':
+        return await launch(args.flags, args.rest);
+      case 'attach':
+        return await attach(one(args.positional), args.flags.get('json') === true);
+      case 'stop':
+        return await stop(one(args.positional), Number(args.flags.get('grace') ?? 30));
+      case 'runs':
+        return await list(args.flags.get('json') === true);
+    }
+  } catch (e) {
+    if (e instanceof UsageError) {
+      err(`sltrain ${cmd}: ${e.message}\n${USAGE[cmd]}`);
+      return 2;
+    }
+    if (e instanceof RemoteUnavailableError) {
+      err(`sltrain ${cmd}: ${e.message}`);
+      return 2;
+    }
+    throw e;
+  }
+}
+
+function one(positional: string[]): string {
+  if (positional.length !== 1) throw new UsageError('give exactly one run (id, id prefix or name; see `sltrain runs`).');
+  return positional[0];
+}
+
+/** `user@host:port` or a bare name (resolved from ~/.ssh/config by the SSH backend). */
+function hostSpec(text: string, identity: string | undefined): HostSpec {
+  const m = /^(?:([^@]+)@)?([^:@]+)(?::(\d+))?$/.exec(text);
+  if (!m) throw new UsageError(`--host must be NAME or user@host[:port]; got "${text}".`);
+  return {
+    name: text, host: m[2], port: m[3] ? Number(m[3]) : 22, user: m[1] ?? process.env.USER ?? 'root',
+    ...(identity ? { identityFile: identity } : {}),
+  };
+}
+
+function targetFrom(flags: Map<string, string | number | boolean>): RunTarget {
+  const identity = typeof flags.get('identity') === 'string' ? String(flags.get('identity')) : undefined;
+  const nodes = flags.get('nodes');
+  if (typeof nodes === 'string') {
+    const nproc = Number(flags.get('nproc-per-node') ?? 1);
+    return { kind: 'multinode', hosts: nodes.split(',').filter(Boolean).map((h) => hostSpec(h, identity)), nprocPerNode: nproc };
+  }
+  const host = flags.get('host');
+  if (typeof host === 'string') return { kind: 'ssh', host: hostSpec(host, identity) };
+  return { kind: 'local' };
+}
+
+function runName(engineArgs: string[]): string {
+  const i = engineArgs.indexOf('--model');
+  const method = engineArgs.indexOf('--method');
+  const parts = [i >= 0 ? engineArgs[i + 1] : 'run', method >= 0 ? engineArgs[method + 1] : undefined];
+  return parts.filter(Boolean).join(' ');
+}
+
+async function launch(flags: Map<string, string | number | boolean>, engineArgs: string[]): Promise<number> {
+  const json = flags.get('json') === true;
+  const target = targetFrom(flags);
+  let python = 'python3';
+  const probeCtx = context(python);
+  if (target.kind === 'local') {
+    const candidates = pythonCandidates({ setting: process.env.SLTRAIN_PYTHON, productDir: probeCtx.productDir });
+    const report = await checkEnvironment(systemCommandRunner, candidates, join(probeCtx.productDir, 'engine'));
+    for (const issue of report.issues) err(`${issue.severity}: ${issue.message}`);
+    if (report.issues.some((i) => i.severity === 'error') || !report.python) return 1;
+    python = report.python;
+  }
+  const ctx = context(python);
+  const store = new RunStore(ctx.runsDir);
+  const backend = backendFor(target, ctx);
+  const spec: LaunchSpec = { id: newRunId(Date.now()), name: runName(engineArgs), target, engineArgs };
+  const record = await backend.launch(spec);
+  await store.save(record);
+  if (json && flags.get('detach') === true) out(JSON.stringify(record));
+  else err(`launched run ${record.id} in ${record.dir}`);
+  if (flags.get('detach') === true) return 0;
+  return follow(store, record, json, ctx);
+}
+
+async function attach(ref: string, json: boolean): Promise<number> {
+  const ctx = context('python3');
+  const store = new RunStore(ctx.runsDir);
+  const record = await store.resolve(ref);
+  if (!record) {
+    err(`sltrain attach: no run "${ref}" in ${ctx.runsDir} (see \`sltrain runs\`).`);
+    return 2;
+  }
+  return follow(store, record, json, ctx);
+}
+
+/** Prints events until the run ends; Ctrl-C detaches (the run keeps going). Exit code = the run's. */
+async function follow(store: RunStore, record: RunRecord, json: boolean, ctx: BackendContext): Promise<number> {
+  const backend = backendFor(record.target, ctx);
+  const abort = new AbortController();
+  const onSigint = (): void => abort.abort();
+  process.once('SIGINT', onSigint);
+  if (!json) out(tableHeader());
+  let end: EngineEvent | undefined;
+  try {
+    await followRun(backend, record, 0, (events) => {
+      for (const e of events) {
+        if (e.event === 'end') end = e;
+        if (json) out(JSON.stringify(e));
+        else if (e.event === 'warning' || e.event === 'error') err(formatEventLine(e));
+        else out(formatEventLine(e));
+      }
+    }, abort.signal);
+  } finally {
+    process.removeListener('SIGINT', onSigint);
+  }
+  if (abort.signal.aborted) {
+    err(`detached; the run continues. Reattach with: sltrain attach ${record.id}`);
+    return 130;
+  }
+  const status = await backend.status(record);
+  await store.save({ ...record, status });
+  if (!end) err(`run ${record.id} ended ${status} without an end event; see ${join(record.localDir, 'log')}`);
+  const code = await readExitCode(record.localDir);
+  return code ?? (status === 'completed' || status === 'stopped' ? 0 : 1);
+}
+
+async function stop(ref: string, graceS: number): Promise<number> {
+  const ctx = context('python3');
+  const store = new RunStore(ctx.runsDir);
+  const record = await store.resolve(ref);
+  if (!record) {
+    err(`sltrain stop: no run "${ref}" in ${ctx.runsDir} (see \`sltrain runs\`).`);
+    return 2;
+  }
+  const backend = backendFor(record.target, ctx);
+  if ((await backend.status(record)) !== 'running') {
+    err(`run ${record.id} is not running.`);
+    return 0;
+  }
+  await backend.stop(record, graceS * 1000);
+  const status = await backend.status(record);
+  await store.save({ ...record, status });
+  out(`run ${record.id} ${status}`);
+  return 0;
+}
+
+async function list(json: boolean): Promise<number> {
+  const ctx = context('python3');
+  const store = new RunStore(ctx.runsDir);
+  const records: RunRecord[] = [];
+  for (const r of await store.list()) {
+    let status = r.status;
+    try {
+      status = await backendFor(r.target, ctx).status(r);
+      if (status !== r.status) await store.save({ ...r, status });
+    } catch {
+      // A remote run whose backend is unavailable keeps its last known status.
+    }
+    records.push({ ...r, status });
+  }
+  if (json) {
+    out(JSON.stringify(records));
+    return 0;
+  }
+  if (records.length === 0) out(`no runs in ${ctx.runsDir}`);
+  for (const r of records) {
+    const where = r.target.kind === 'local' ? 'local' : r.target.kind === 'ssh' ? r.target.host.name : `${r.target.hosts.length} nodes`;
+    out(`${r.id}  ${r.status.padEnd(9)}  ${where.padEnd(10)}  ${r.name}`);
+  }
+  return 0;
+}

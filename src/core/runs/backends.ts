@@ -1,0 +1,54 @@
+// Which backend serves a run: this machine, or the SSH / multi-node backends (src/core/ssh/backend.ts,
+// owned separately and loaded only when present so local launch never depends on it).
+import { join } from 'node:path';
+import { LocalBackend } from './localBackend';
+import { withPythonPath } from './environment';
+import type { RunBackend, RunTarget } from './types';
+
+export interface BackendContext {
+  /** The run store's root (`.sltrain/runs` or the configured runs directory). */
+  runsDir: string;
+  /** Interpreter for local runs (already checked by the environment probe). */
+  python: string;
+  /** Folder that holds engine/ (put on PYTHONPATH so an uninstalled engine still runs). */
+  productDir: string;
+}
+
+export function createLocalBackend(ctx: BackendContext): LocalBackend {
+  const engineDir = join(ctx.productDir, 'engine');
+  return new LocalBackend({
+    runsDir: ctx.runsDir,
+    command: [ctx.python, '-m', 'sltrain.train'],
+    env: { PYTHONPATH: withPythonPath(engineDir, process.env.PYTHONPATH) },
+  });
+}
+
+export class RemoteUnavailableError extends Error {}
+
+type Factory = (target: RunTarget, ctx: BackendContext) => RunBackend;
+
+/** The SSH module's factories, if that module is part of this build. */
+function loadRemoteFactory(kind: 'ssh' | 'multinode'): Factory | undefined {
+  let mod: unknown;
+  try {
+    // A plain require in try/catch: the bundler keeps going when the file does not exist yet.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    mod = require('../ssh/backend');
+  } catch {
+    return undefined;
+  }
+  const name = kind === 'ssh' ? 'createSshBackend' : 'createMultiNodeBackend';
+  const fn = typeof mod === 'object' && mod !== null ? (mod as Record<string, unknown>)[name] : undefined;
+  return typeof fn === 'function' ? (fn as Factory) : undefined;
+}
+
+export function backendFor(target: RunTarget, ctx: BackendContext): RunBackend {
+  if (target.kind === 'local') return createLocalBackend(ctx);
+  const factory = loadRemoteFactory(target.kind);
+  if (!factory) {
+    throw new RemoteUnavailableError(
+      `Remote launch is not available in this build (no ${target.kind === 'ssh' ? 'SSH' : 'multi-node'} backend). Launch on this machine instead.`,
+    );
+  }
+  return factory(target, ctx);
+}

@@ -1,0 +1,59 @@
+// Human renderings shared by the CLI and the extension (tree descriptions, status bar).
+import type { EngineEvent } from '../events/types';
+
+export function formatNumber(n: number | undefined, digits = 4): string {
+  if (n === undefined) return '-';
+  if (!Number.isFinite(n)) return String(n);
+  if (n !== 0 && (Math.abs(n) < 1e-3 || Math.abs(n) >= 1e6)) return n.toExponential(2);
+  return Number(n.toPrecision(digits)).toString();
+}
+
+export function formatBytes(n: number | undefined): string {
+  if (n === undefined) return '-';
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let v = n;
+  let i = 0;
+  while (Math.abs(v) >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return `${v.toFixed(i === 0 ? 0 : 1)} ${units[i]}`;
+}
+
+export function formatDuration(seconds: number): string {
+  if (!Number.isFinite(seconds) || seconds < 0) return '?';
+  const s = Math.round(seconds);
+  const h = Math.floor(s / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  const r = s % 60;
+  return h > 0 ? `${h}h${String(m).padStart(2, '0')}m` : `${m}:${String(r).padStart(2, '0')}`;
+}
+
+const COLS = ['step', 'loss', 'lr', 'tok/s', 'mem peak'];
+const WIDTHS = [8, 10, 10, 10, 10];
+
+export function tableHeader(): string {
+  return COLS.map((c, i) => c.padStart(WIDTHS[i])).join(' ');
+}
+
+/** One line per event for `sltrain attach` (a table row for steps). */
+export function formatEventLine(e: EngineEvent): string {
+  switch (e.event) {
+    case 'step':
+      return [String(e.step), formatNumber(e.loss), formatNumber(e.lr, 3), formatNumber(e.tokensPerS, 4), formatBytes(e.memPeakBytes)]
+        .map((c, i) => c.padStart(WIDTHS[i])).join(' ');
+    case 'eval':
+      return `eval     step ${e.step}  loss ${formatNumber(e.loss)}${e.ppl !== undefined ? `  ppl ${formatNumber(e.ppl)}` : ''}`;
+    case 'start':
+      return `start    device ${e.device ?? '?'}  world size ${e.worldSize ?? 1}${typeof e.config.steps === 'number' ? `  steps ${e.config.steps}` : ''}`;
+    case 'checkpoint':
+      return `ckpt     step ${e.step}  ${e.path}`;
+    case 'warning':
+    case 'error':
+      return `${e.event.padEnd(8)} ${e.code ? `[${e.code}] ` : ''}${e.message}`;
+    case 'end':
+      return `end      ${e.status}${e.step !== undefined ? ` at step ${e.step}` : ''}`;
+    case 'unknown':
+      return `${e.name.padEnd(8)} (unknown event)`;
+  }
+}

@@ -1,0 +1,78 @@
+// The run store: one directory per run under the runs root (default `.sltrain/runs/<id>`) holding
+// run.json. It knows nothing about backends: remote runs keep their events mirror in the same folder.
+import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { RunRecord } from './types';
+
+export const RUN_FILE = 'run.json';
+
+/** Sortable, readable, unique enough for one user: 20261129-011502-k3f9. */
+export function newRunId(nowMs: number, random: () => number = Math.random): string {
+  const d = new Date(nowMs);
+  const p = (n: number): string => String(n).padStart(2, '0');
+  const stamp = `${d.getUTCFullYear()}${p(d.getUTCMonth() + 1)}${p(d.getUTCDate())}-${p(d.getUTCHours())}${p(d.getUTCMinutes())}${p(d.getUTCSeconds())}`;
+  const suffix = Math.floor(random() * 36 ** 4).toString(36).padStart(4, '0');
+  return `${stamp}-${suffix}`;
+}
+
+function isRecord(v: unknown): v is RunRecord {
+  if (typeof v !== 'object' || v === null) return false;
+  const r = v as Partial<RunRecord>;
+  return typeof r.id === 'string' && typeof r.dir === 'string' && typeof r.localDir === 'string'
+    && typeof r.status === 'string' && Array.isArray(r.engineArgs) && typeof r.target === 'object';
+}
+
+export class RunStore {
+  constructor(readonly root: string) {}
+
+  dirFor(id: string): string {
+    return join(this.root, id);
+  }
+
+  /** Every readable run, newest first. A folder with a missing or corrupt run.json is skipped. */
+  async list(): Promise<RunRecord[]> {
+    let names: string[];
+    try {
+      names = await readdir(this.root);
+    } catch {
+      return [];
+    }
+    const records = await Promise.all(names.map((n) => this.get(n)));
+    return records.filter((r): r is RunRecord => r !== undefined).sort((a, b) => b.createdAt - a.createdAt);
+  }
+
+  async get(id: string): Promise<RunRecord | undefined> {
+    if (id.includes('/') || id.includes('\\') || id.startsWith('.')) return undefined;
+    try {
+      const parsed: unknown = JSON.parse(await readFile(join(this.dirFor(id), RUN_FILE), 'utf8'));
+      return isRecord(parsed) ? parsed : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Atomic (write + rename), so a reader never sees half a file. */
+  async save(record: RunRecord): Promise<void> {
+    const dir = this.dirFor(record.id);
+    await mkdir(dir, { recursive: true });
+    const tmp = join(dir, `${RUN_FILE}.${process.pid}.tmp`);
+    await writeFile(tmp, JSON.stringify(record, null, 2) + '\n');
+    await rename(tmp, join(dir, RUN_FILE));
+  }
+
+  async delete(id: string): Promise<void> {
+    if ((await this.get(id)) === undefined) throw new Error(`no run "${id}" in ${this.root}`);
+    await rm(this.dirFor(id), { recursive: true, force: true });
+  }
+
+  /** A run by exact id, unique id prefix or exact name (what a user types after `sltrain attach`). */
+  async resolve(ref: string): Promise<RunRecord | undefined> {
+    const exact = await this.get(ref);
+    if (exact) return exact;
+    const all = await this.list();
+    const byPrefix = all.filter((r) => r.id.startsWith(ref));
+    if (byPrefix.length === 1) return byPrefix[0];
+    const byName = all.filter((r) => r.name === ref);
+    return byName.length === 1 ? byName[0] : undefined;
+  }
+}

@@ -1,0 +1,60 @@
+// The run view's one message protocol (host ⇄ webview). Both sides import these unions; the webview
+// posts `ready` first and the host answers with a full snapshot, then sends only appends and meta.
+// Numbers are columnar arrays (cheap to post and to push into chart arrays); `null` marks a missing
+// or non-finite value (JSON has no NaN), drawn as a gap.
+
+export type RunViewStatus = 'starting' | 'running' | 'completed' | 'failed' | 'stopped' | 'unknown';
+
+/** Per-step metrics, one entry per `step` event, all arrays the same length. */
+export interface StepColumns {
+  step: number[];
+  loss: (number | null)[];
+  lr: (number | null)[];
+  tokensPerS: (number | null)[];
+  memPeakBytes: (number | null)[];
+  stepTimeS: (number | null)[];
+  /** Unix seconds the engine wrote the event (for latency and ETA). */
+  time: number[];
+}
+
+export interface EvalColumns {
+  step: number[];
+  loss: (number | null)[];
+}
+
+export interface RunMeta {
+  id: string;
+  name: string;
+  status: RunViewStatus;
+  /** Planned steps from the start event's config, when known (ETA). */
+  totalSteps?: number;
+  /** Planner prediction of max_memory_allocated (bytes): the reference line on the memory chart. */
+  predictedPeakBytes?: number;
+  lastError?: { message: string; code?: string };
+  device?: string;
+}
+
+export interface RunSnapshot {
+  meta: RunMeta;
+  steps: StepColumns;
+  evals: EvalColumns;
+}
+
+export type HostToRunView =
+  | { type: 'snapshot'; runs: RunSnapshot[] }
+  | { type: 'append'; runId: string; steps: StepColumns; evals: EvalColumns }
+  | { type: 'meta'; meta: RunMeta }
+  | { type: 'remove'; runId: string };
+
+export type RunViewToHost =
+  | { type: 'ready' }
+  | { type: 'stop'; runId: string }
+  | { type: 'revealRun'; runId: string };
+
+export function emptyStepColumns(): StepColumns {
+  return { step: [], loss: [], lr: [], tokensPerS: [], memPeakBytes: [], stepTimeS: [], time: [] };
+}
+
+export function emptyEvalColumns(): EvalColumns {
+  return { step: [], loss: [] };
+}
