@@ -1,6 +1,7 @@
 // Llama model configs: Hugging Face `config.json` parsing, validation and the bundled presets.
 // The preset table lives in engine/sltrain/presets.json so the engine and the planner can never disagree.
 import presetsJson from '../../engine/sltrain/presets.json';
+import { jsonErrorOffset } from './jsonError';
 
 /** The fields of a Hugging Face LlamaConfig that decide parameter counts and memory. */
 export interface ModelConfig {
@@ -36,6 +37,8 @@ export interface ConfigProblem {
   line?: number;
   column?: number;
   message: string;
+  /** The parser's own wording, for logs. */
+  detail?: string;
 }
 
 export class ConfigError extends Error {
@@ -44,20 +47,6 @@ export class ConfigError extends Error {
     this.name = 'ConfigError';
   }
 }
-
-interface RawPreset {
-  config: Record<string, unknown>;
-  sltrain: MethodDefaults;
-  galore_rank?: number;
-  source: string;
-}
-
-const RAW_PRESETS = (presetsJson as unknown as { presets: Record<string, RawPreset> }).presets;
-
-export const PRESETS: readonly Preset[] = Object.entries(RAW_PRESETS).map(([name, raw]) => {
-  const config = validateLlamaConfig(raw.config, name);
-  return { name, config, defaults: raw.sltrain, galoreRank: raw.galore_rank ?? raw.sltrain.rank, source: raw.source };
-});
 
 /** Accepts "llama_60m", "llama-60m", "60m" and "60M". */
 export function findPreset(spec: string): Preset | undefined {
@@ -98,11 +87,12 @@ export function parseJsonText(text: string, source: string): unknown {
     return JSON.parse(text);
   } catch (err) {
     const msg = err instanceof Error ? err.message : String(err);
-    const pos = /position (\d+)/.exec(msg);
-    const at = pos ? lineColumn(text, Number(pos[1])) : text.trim() === '' ? { line: 1, column: 1 } : undefined;
-    const where = at ? ` at line ${at.line}, column ${at.column}` : '';
+    const offset = jsonErrorOffset(text);
+    const at = lineColumn(text, offset < 0 ? 0 : offset);
+    const where = ` at line ${at.line}, column ${at.column}`;
+    const found = offset >= text.length ? 'unexpected end of text' : `unexpected ${JSON.stringify(text.slice(offset, offset + 12))}`;
     throw new ConfigError([
-      { ...at, message: `${source}: malformed JSON${where}: ${msg.replace(/^.*?JSON[^:]*: ?/, '')}. Fix the syntax and try again.` },
+      { ...at, message: `${source}: malformed JSON${where}: ${found}. Fix the syntax and try again.`, detail: msg },
     ]);
   }
 }
@@ -177,3 +167,18 @@ export function parseLlamaConfigText(text: string, name: string): ModelConfig {
 export function headDim(c: ModelConfig): number {
   return c.hiddenSize / c.numAttentionHeads;
 }
+
+// Defined last: building the presets runs the validator above.
+interface RawPreset {
+  config: Record<string, unknown>;
+  sltrain: MethodDefaults;
+  galore_rank?: number;
+  source: string;
+}
+
+const RAW_PRESETS = (presetsJson as unknown as { presets: Record<string, RawPreset> }).presets;
+
+export const PRESETS: readonly Preset[] = Object.entries(RAW_PRESETS).map(([name, raw]) => {
+  const config = validateLlamaConfig(raw.config, name);
+  return { name, config, defaults: raw.sltrain, galoreRank: raw.galore_rank ?? raw.sltrain.rank, source: raw.source };
+});

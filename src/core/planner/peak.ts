@@ -1,0 +1,107 @@
+// The peak of torch.cuda.max_memory_allocated over one training step of the bundled engine
+// (reference.md §6): the largest of end of forward, start/end of backward and the optimizer step.
+import type { ModelConfig } from '../modelConfig';
+import { activations } from './activations';
+import { galoreShapes, paramElementBytes, roundBlock, staticBytes } from './staticBytes';
+import { modelTensors } from './tensors';
+import type { Peak, PeakItem, PeakPhase, PlanOptions, StaticBytes } from './types';
+
+const MiB = 1024 * 1024;
+
+/** cuBLAS keeps a workspace per handle; the engine's forward and backward use two handles. */
+export function cublasWorkspaceBytes(o: PlanOptions): number {
+  return 2 * (o.hopper ? 32 * MiB : 8 * MiB + 128 * 1024);
+}
+
+/** Divides the static tensors the way ZeRO stages / FSDP shard them across data-parallel GPUs. */
+export function shard(s: StaticBytes, o: PlanOptions): StaticBytes {
+  if (o.gpus <= 1) return s;
+  const div = (x: number): number => Math.ceil(x / o.gpus);
+  const states = o.sharding !== 'ddp';
+  const grads = o.sharding === 'zero2' || o.sharding === 'zero3' || o.sharding === 'fsdp';
+  const weights = o.sharding === 'zero3' || o.sharding === 'fsdp';
+  return {
+    weights: weights ? div(s.weights) : s.weights,
+    gradients: grads ? div(s.gradients) : s.gradients,
+    optimizerStates: states ? div(s.optimizerStates) : s.optimizerStates,
+    projectors: states ? div(s.projectors) : s.projectors,
+    indices: weights ? div(s.indices) : s.indices,
+    buffers: s.buffers,
+  };
+}
+
+/**
+ * Transient bytes of the optimizer step. The engine steps AdamW with the fused kernel (no state-sized
+ * temporaries) and bitsandbytes in place; GaLore materialises the full-size update of one matrix at a
+ * time and, on projector refresh steps, an fp32 copy of the gradient plus its thin SVD factors.
+ */
+export function optimizerTemporaries(c: ModelConfig, o: PlanOptions): number {
+  if (o.method !== 'galore') return 0;
+  const p = paramElementBytes(o);
+  let worst = 0;
+  for (const t of modelTensors(c, o)) {
+    if (!t.galoreMatrix) continue;
+    const { m, n } = t.galoreMatrix;
+    const k = Math.min(m, n);
+    const low = galoreShapes(m, n, o.rank).moment;
+    const update = roundBlock(low * p) + roundBlock(m * n * p);
+    const svd = roundBlock(m * n * 4) + roundBlock(m * k * 4) + roundBlock(k * 4) + roundBlock(k * n * 4);
+    worst = Math.max(worst, update, svd);
+  }
+  return worst;
+}
+
+export function peakMemory(c: ModelConfig, o: PlanOptions): Peak {
+  const detail = staticBytes(c, o);
+  const st = shard(detail.rounded, o);
+  const largestGrad = detail.largestGradBytes;
+  const headGrad = detail.headGradBytes;
+  const act = activations(c, o);
+  const temp = optimizerTemporaries(c, o);
+  const persistent: PeakItem[] = [
+    { key: 'weights', label: 'Weights', bytes: st.weights },
+    { key: 'optimizerStates', label: 'Optimizer states', bytes: st.optimizerStates },
+    { key: 'indices', label: 'Sparse indices', bytes: st.indices },
+    { key: 'projectors', label: 'GaLore projectors', bytes: st.projectors },
+    { key: 'buffers', label: 'Buffers', bytes: st.buffers },
+    { key: 'workspace', label: 'cuBLAS workspaces', bytes: cublasWorkspaceBytes(o) },
+  ];
+  // Gradients of earlier micro-batches stay alive under accumulation, also with per-layer updates.
+  const accumulating = o.gradAccum > 1;
+  const held = accumulating ? st.gradients : 0;
+  // Backward has two tall moments near its start: inside cross-entropy's backward (the saved
+  // log-softmax output, its gradient and the logits' fp32 gradient), and right after the head's matmul
+  // (the logits' gradient in the activation dtype plus the head's weight gradient). The head's gradient
+  // exists in both modes; per-layer updates step it at once, so only later gradients differ.
+  const inCrossEntropy = act.backwardTransient;
+  const afterHead = act.logitsGradBytes + headGrad - act.logSoftmaxBytes;
+  const headMoment = afterHead > inCrossEntropy;
+  const phases: Record<PeakPhase, PeakItem[]> = {
+    forward: [
+      ...persistent,
+      { key: 'gradients', label: 'Gradients', bytes: held },
+      { key: 'activations', label: 'Saved activations', bytes: act.saved },
+      { key: 'logits', label: 'Logits and loss', bytes: act.forwardTransient },
+    ],
+    backward: [
+      ...persistent,
+      { key: 'gradients', label: 'Gradients', bytes: held + (headMoment ? headGrad : 0) },
+      { key: 'activations', label: 'Saved activations', bytes: act.saved },
+      { key: 'logits', label: 'Logits and loss', bytes: headMoment ? afterHead - headGrad : inCrossEntropy },
+    ],
+    // Per-layer: one gradient in flight (at most the largest) and its optimizer's temporaries, late in
+    // backward when the activations are gone. Otherwise: every gradient at the optimizer step.
+    optimizer: [
+      ...persistent,
+      { key: 'gradients', label: 'Gradients', bytes: o.perLayer ? held + largestGrad : st.gradients },
+      { key: 'optimizerTemp', label: 'Optimizer step temporaries', bytes: temp },
+    ],
+  };
+  const totals = {} as Record<PeakPhase, number>;
+  let phase: PeakPhase = 'forward';
+  for (const k of Object.keys(phases) as PeakPhase[]) {
+    totals[k] = phases[k].reduce((sum, i) => sum + i.bytes, 0);
+    if (totals[k] > totals[phase]) phase = k;
+  }
+  return { bytes: totals[phase], phase, breakdown: phases[phase].filter((i) => i.bytes > 0), phases: totals };
+}

@@ -1,0 +1,115 @@
+// The planner's entry points: parameter counts, the papers' estimate, the real peak and the fit.
+import { defaultsFor, type ModelConfig } from '../modelConfig';
+import { activations } from './activations';
+import { paperEstimate } from './estimate';
+import { peakMemory } from './peak';
+import { staticBytes } from './staticBytes';
+import { modelTensors } from './tensors';
+import { METHODS, type Fit, type ParamCounts, type PlanOptions, type PlanResult } from './types';
+
+export const GB = 1e9;
+export const GiB = 1024 ** 3;
+
+/** Papers' defaults (seq 256, bf16, AdamW) and the preset's rank/delta/alpha, then the overrides. */
+export function defaultPlanOptions(config: ModelConfig, overrides: Partial<PlanOptions> = {}): PlanOptions {
+  const d = defaultsFor(config);
+  return {
+    method: 'sltrain',
+    rank: d.rank,
+    delta: d.delta,
+    alpha: d.alpha,
+    galoreUpdateGap: 200,
+    galoreScale: 0.25,
+    optimizer: 'adamw',
+    perLayer: false,
+    precision: 'bf16',
+    microBatch: 1,
+    seqLen: 256,
+    gradAccum: 1,
+    gradCkpt: false,
+    gpus: 1,
+    sharding: 'ddp',
+    indexDtype: 'int32',
+    gpuMemoryBytes: 80 * GB,
+    hopper: false,
+    ...overrides,
+  };
+}
+
+export function countParams(config: ModelConfig, o: PlanOptions): ParamCounts {
+  const counts: ParamCounts = { total: 0, trainable: 0, sparseNonzeros: 0, frozen: 0, components: {} };
+  for (const t of modelTensors(config, o)) {
+    if (t.role === 'index') continue;
+    const comp = (counts.components[t.component] ??= { total: 0, trainable: 0 });
+    comp.total += t.numel;
+    counts.total += t.numel;
+    if (t.trainable) {
+      comp.trainable += t.numel;
+      counts.trainable += t.numel;
+    } else {
+      counts.frozen += t.numel;
+    }
+    if (t.name.endsWith('.values')) counts.sparseNonzeros += t.numel;
+  }
+  return counts;
+}
+
+/** Largest micro-batch whose peak fits: peak grows monotonically with the batch, so bisect. */
+function maxMicroBatch(config: ModelConfig, o: PlanOptions): number {
+  const fits = (b: number): boolean => peakMemory(config, { ...o, microBatch: b }).bytes <= o.gpuMemoryBytes;
+  if (!fits(1)) return 0;
+  let lo = 1;
+  let hi = 2;
+  while (hi <= 1 << 20 && fits(hi)) {
+    lo = hi;
+    hi *= 2;
+  }
+  while (hi - lo > 1) {
+    const mid = Math.floor((lo + hi) / 2);
+    if (fits(mid)) lo = mid;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** For SLTrain that does not fit: the largest rank (then delta) on a small ladder that does. */
+function suggestSltrain(config: ModelConfig, o: PlanOptions): Fit['suggestion'] {
+  const ranks = [o.rank, o.rank / 2, o.rank / 4, o.rank / 8].map(Math.floor).filter((r) => r >= 8);
+  const deltas = [o.delta, 0.03, 0.02, 0.01].filter((d, i, all) => d <= o.delta && all.indexOf(d) === i);
+  for (const rank of ranks) {
+    for (const delta of deltas) {
+      const bytes = peakMemory(config, { ...o, rank, delta }).bytes;
+      if (bytes <= o.gpuMemoryBytes) return { rank, delta, peakBytes: bytes };
+    }
+  }
+  return undefined;
+}
+
+export function plan(config: ModelConfig, options: PlanOptions): PlanResult {
+  const params = countParams(config, options);
+  const st = staticBytes(config, options);
+  const act = activations(config, options);
+  const peak = peakMemory(config, options);
+  const fits = peak.bytes <= options.gpuMemoryBytes;
+  const fit: Fit = { gpuMemoryBytes: options.gpuMemoryBytes, fits, maxMicroBatch: maxMicroBatch(config, options) };
+  if (!fits && options.method === 'sltrain') {
+    const suggestion = suggestSltrain(config, options);
+    if (suggestion) fit.suggestion = suggestion;
+  }
+  return {
+    model: config.name,
+    method: options.method,
+    options,
+    params,
+    estimate: paperEstimate(config, options, params),
+    staticBytes: st.exact,
+    activations: { savedBytes: act.saved, perLayerBytes: act.perLayer, logitsBytes: act.forwardTransient },
+    peak,
+    fits: fit,
+  };
+}
+
+/** The five methods side by side with the same options. */
+export function planAll(config: ModelConfig, options: PlanOptions): PlanResult[] {
+  return METHODS.map((method) => plan(config, { ...options, method }));
+}

@@ -1,0 +1,101 @@
+// Exact bytes of the tensors that live for the whole run: weights, gradients, optimizer states,
+// SLTrain indices and GaLore projectors. Each number is a sum over modelTensors(), so it matches the
+// engine's `measure` (which walks the real tensors) to the byte.
+import type { ModelConfig } from '../modelConfig';
+import { indexBytes, linearShapes, modelTensors, type TensorSpec } from './tensors';
+import type { PlanOptions, StaticBytes } from './types';
+
+export const ALLOCATOR_BLOCK = 512;
+
+/** Bytes of a tensor as the CUDA caching allocator hands them out (multiples of 512 B). */
+export function roundBlock(bytes: number): number {
+  return bytes === 0 ? 0 : Math.ceil(bytes / ALLOCATOR_BLOCK) * ALLOCATOR_BLOCK;
+}
+
+/** Parameter (and gradient, and Adam moment) element size: pure bf16 keeps 2 B, fp32 master weights 4 B. */
+export function paramElementBytes(o: PlanOptions): number {
+  return o.precision === 'bf16' ? 2 : 4;
+}
+
+/** bitsandbytes 8-bit Adam: blockwise quantised states for tensors of at least 4096 elements. */
+export const BNB_MIN_8BIT_SIZE = 4096;
+export const BNB_BLOCK = 256;
+
+/** GaLore projector and low-rank moment shapes for a matrix (m, n) at rank r (reference.md §4). */
+export function galoreShapes(m: number, n: number, r: number): { projector: number; moment: number } {
+  const rr = Math.min(r, m, n);
+  return m >= n ? { projector: rr * n, moment: m * rr } : { projector: m * rr, moment: rr * n };
+}
+
+/** One entry per optimizer state tensor of a parameter: [bytes, isProjector]. */
+export function optimizerStateTensors(t: TensorSpec, o: PlanOptions): Array<[number, boolean]> {
+  const p = paramElementBytes(o);
+  const step: [number, boolean] = [4, false]; // torch keeps `step` as a float32 scalar tensor
+  if (t.galoreMatrix && o.method === 'galore') {
+    const g = galoreShapes(t.galoreMatrix.m, t.galoreMatrix.n, o.rank);
+    if (o.optimizer === 'adam8bit') return [...adam8bitStates(g.moment), [g.projector * p, true]];
+    return [step, [g.moment * p, false], [g.moment * p, false], [g.projector * p, true]];
+  }
+  if (o.optimizer === 'adam8bit') return adam8bitStates(t.numel);
+  return [step, [t.numel * p, false], [t.numel * p, false]];
+}
+
+function adam8bitStates(n: number): Array<[number, boolean]> {
+  if (n < BNB_MIN_8BIT_SIZE) return [[4 * n, false], [4 * n, false]];
+  const blocks = Math.ceil(n / BNB_BLOCK);
+  return [[n, false], [n, false], [4 * blocks, false], [4 * blocks, false]];
+}
+
+export interface StaticDetail {
+  exact: StaticBytes;
+  /** The same tensors with every tensor rounded to the allocator's block: what a GPU holds. */
+  rounded: StaticBytes;
+  /** The largest single gradient (per-layer updates keep only one alive at a time). */
+  largestGradBytes: number;
+  /** The output head's gradient (the embedding's when tied): the first one backward produces. */
+  headGradBytes: number;
+}
+
+function emptyStatic(): StaticBytes {
+  return { weights: 0, gradients: 0, optimizerStates: 0, indices: 0, projectors: 0, buffers: 0 };
+}
+
+/** Rotary inverse frequencies: one fp32 (head_dim/2) buffer shared by every layer. */
+export function bufferTensors(c: ModelConfig): number[] {
+  const hd = c.hiddenSize / c.numAttentionHeads;
+  return [(hd / 2) * 4];
+}
+
+export function staticBytes(c: ModelConfig, o: PlanOptions): StaticDetail {
+  const exact = emptyStatic();
+  const rounded = emptyStatic();
+  const p = paramElementBytes(o);
+  const shapes = new Map(linearShapes(c).map((l) => [l.kind, l]));
+  let largestGradBytes = 0;
+  let headGradBytes = 0;
+  const add = (key: keyof StaticBytes, bytes: number): void => {
+    exact[key] += bytes;
+    rounded[key] += roundBlock(bytes);
+  };
+  for (const t of modelTensors(c, o)) {
+    if (t.role === 'index') {
+      add('indices', t.numel * indexBytes(shapes.get(t.component as never)!, o.indexDtype));
+      continue;
+    }
+    add('weights', t.numel * p);
+    if (!t.trainable) continue;
+    add('gradients', t.numel * p);
+    largestGradBytes = Math.max(largestGradBytes, roundBlock(t.numel * p));
+    if (t.component === 'head' || (c.tieWordEmbeddings && t.component === 'embeddings')) headGradBytes = roundBlock(t.numel * p);
+    for (const [bytes, isProjector] of optimizerStateTensors(t, o)) {
+      add(isProjector ? 'projectors' : 'optimizerStates', bytes);
+    }
+  }
+  if (o.optimizer === 'adam8bit') {
+    // bitsandbytes shares one pair of 256-entry fp32 quantisation maps across all parameters.
+    add('optimizerStates', 256 * 4);
+    add('optimizerStates', 256 * 4);
+  }
+  for (const b of bufferTensors(c)) add('buffers', b);
+  return { exact, rounded, largestGradBytes, headGradBytes };
+}

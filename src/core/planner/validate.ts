@@ -1,0 +1,33 @@
+// Checks of planner options against a model: one message per problem, naming the option and the fix.
+import type { ModelConfig } from '../modelConfig';
+import { linearShapes } from './tensors';
+import type { PlanOptions } from './types';
+
+export function validatePlanOptions(c: ModelConfig, o: PlanOptions): string[] {
+  const problems: string[] = [];
+  const smallest = Math.min(...linearShapes(c).map((l) => Math.min(l.in, l.out)));
+  const int = (name: string, v: number, min: number): void => {
+    if (!Number.isInteger(v) || v < min) problems.push(`${name} must be an integer >= ${min}, got ${v}.`);
+  };
+  int('--rank', o.rank, 1);
+  int('--batch', o.microBatch, 1);
+  int('--seq', o.seqLen, 1);
+  int('--grad-accum', o.gradAccum, 1);
+  int('--gpus', o.gpus, 1);
+  int('--galore-gap', o.galoreUpdateGap, 1);
+  if (Number.isInteger(o.rank) && o.rank > smallest && o.method !== 'full') {
+    problems.push(`--rank ${o.rank} is above the smallest linear dimension of ${c.name} (${smallest}); use --rank ${smallest} or less.`);
+  }
+  if (!(o.delta > 0 && o.delta < 1) && o.method === 'sltrain') {
+    problems.push(`--delta must be in (0, 1), got ${o.delta}; the papers use 0.03 (0.05 at 7B).`);
+  }
+  if (!(o.alpha > 0)) problems.push(`--alpha must be positive, got ${o.alpha}.`);
+  if (!(o.gpuMemoryBytes > 0)) problems.push('--gpu-memory must be a positive number of GB.');
+  if (o.perLayer && o.gpus > 1) {
+    problems.push('--per-layer cannot be combined with --gpus > 1: per-layer updates step inside backward hooks, before DDP has reduced the gradients.');
+  }
+  if (o.seqLen > c.maxPositionEmbeddings) {
+    problems.push(`--seq ${o.seqLen} is longer than the model's max_position_embeddings (${c.maxPositionEmbeddings}).`);
+  }
+  return problems;
+}

@@ -1,0 +1,59 @@
+// Config parsing and validation: one clear message per problem.
+import { strict as assert } from 'node:assert';
+import { describe, it } from 'node:test';
+import { ConfigError, findPreset, parseLlamaConfigText, PRESETS } from '../../src/core/modelConfig';
+
+const good = {
+  model_type: 'llama', hidden_size: 512, intermediate_size: 1376, num_attention_heads: 8,
+  num_hidden_layers: 8, vocab_size: 32000, max_position_embeddings: 1024,
+};
+
+function problems(text: string): ConfigError {
+  try {
+    parseLlamaConfigText(text, 'config.json');
+  } catch (e) {
+    assert.ok(e instanceof ConfigError);
+    return e;
+  }
+  assert.fail('expected a ConfigError');
+}
+
+describe('model configs', () => {
+  it('every preset of reference.md §2 is bundled', () => {
+    for (const n of ['9m', '20m', '35m', '40m', '60m', '71m', '100m', '130m', '250m', '350m', '1b', '3b', '7b', '13b']) {
+      assert.ok(findPreset(n), n);
+    }
+    assert.equal(findPreset('100m')?.config.vocabSize, 32100);
+    assert.equal(PRESETS.find((p) => p.name === 'llama_7b')?.defaults.delta, 0.05);
+  });
+  it('parses a Hugging Face config', () => {
+    const c = parseLlamaConfigText(JSON.stringify(good), 'config.json');
+    assert.equal(c.numKeyValueHeads, 8);
+    assert.equal(c.tieWordEmbeddings, false);
+    assert.equal(c.maxPositionEmbeddings, 1024);
+  });
+  it('malformed JSON gives the line and column', () => {
+    const e = problems('{\n  "hidden_size": 512,\n  "vocab_size": ,\n}');
+    assert.equal(e.problems[0].line, 3);
+    assert.match(e.message, /malformed JSON at line 3, column \d+/);
+  });
+  it('names a missing field', () => {
+    const { hidden_size: _h, ...rest } = good;
+    assert.match(problems(JSON.stringify(rest)).message, /missing field "hidden_size"/);
+  });
+  it('names a non-integer field', () => {
+    const e = problems(JSON.stringify({ ...good, num_hidden_layers: 8.5 }));
+    assert.equal(e.problems[0].field, 'num_hidden_layers');
+    assert.match(e.message, /must be a positive integer, got 8.5/);
+  });
+  it('rejects heads that do not divide the hidden size', () => {
+    assert.match(problems(JSON.stringify({ ...good, num_attention_heads: 7 })).message, /num_attention_heads \(7\) must divide hidden_size \(512\)/);
+  });
+  it('rejects a model_type that is not llama', () => {
+    assert.match(problems(JSON.stringify({ ...good, model_type: 'gpt2' })).message, /only "llama"/);
+  });
+  it('reports every problem at once', () => {
+    const e = problems(JSON.stringify({ model_type: 'llama', hidden_size: 'big' }));
+    assert.ok(e.problems.length >= 5);
+  });
+});
