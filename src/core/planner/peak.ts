@@ -51,13 +51,27 @@ export function optimizerTemporaries(c: ModelConfig, o: PlanOptions): number {
   return worst;
 }
 
-export function peakMemory(c: ModelConfig, o: PlanOptions): Peak {
+/** The parts of the peak that do not depend on the batch shape: computed once per fit search. */
+export interface StaticPeakParts {
+  st: StaticBytes;
+  largestGrad: number;
+  headGrad: number;
+  temp: number;
+}
+
+export function staticPeakParts(c: ModelConfig, o: PlanOptions): StaticPeakParts {
   const detail = staticBytes(c, o);
-  const st = shard(detail.rounded, o);
-  const largestGrad = detail.largestGradBytes;
-  const headGrad = detail.headGradBytes;
+  return {
+    st: shard(detail.rounded, o),
+    largestGrad: detail.largestGradBytes,
+    headGrad: detail.headGradBytes,
+    temp: optimizerTemporaries(c, o),
+  };
+}
+
+export function peakMemory(c: ModelConfig, o: PlanOptions, parts: StaticPeakParts = staticPeakParts(c, o)): Peak {
+  const { st, largestGrad, headGrad, temp } = parts;
   const act = activations(c, o);
-  const temp = optimizerTemporaries(c, o);
   const persistent: PeakItem[] = [
     { key: 'weights', label: 'Weights', bytes: st.weights },
     { key: 'optimizerStates', label: 'Optimizer states', bytes: st.optimizerStates },

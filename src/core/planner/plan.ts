@@ -2,7 +2,7 @@
 import { defaultsFor, type ModelConfig } from '../modelConfig';
 import { activations } from './activations';
 import { paperEstimate } from './estimate';
-import { peakMemory } from './peak';
+import { peakMemory, staticPeakParts, type StaticPeakParts } from './peak';
 import { staticBytes } from './staticBytes';
 import { modelTensors } from './tensors';
 import { METHODS, type Fit, type ParamCounts, type PlanOptions, type PlanResult } from './types';
@@ -55,8 +55,8 @@ export function countParams(config: ModelConfig, o: PlanOptions): ParamCounts {
 }
 
 /** Largest micro-batch whose peak fits: peak grows monotonically with the batch, so bisect. */
-function maxMicroBatch(config: ModelConfig, o: PlanOptions): number {
-  const fits = (b: number): boolean => peakMemory(config, { ...o, microBatch: b }).bytes <= o.gpuMemoryBytes;
+function maxMicroBatch(config: ModelConfig, o: PlanOptions, parts: StaticPeakParts): number {
+  const fits = (b: number): boolean => peakMemory(config, { ...o, microBatch: b }, parts).bytes <= o.gpuMemoryBytes;
   if (!fits(1)) return 0;
   let lo = 1;
   let hi = 2;
@@ -89,9 +89,10 @@ export function plan(config: ModelConfig, options: PlanOptions): PlanResult {
   const params = countParams(config, options);
   const st = staticBytes(config, options);
   const act = activations(config, options);
-  const peak = peakMemory(config, options);
+  const parts = staticPeakParts(config, options);
+  const peak = peakMemory(config, options, parts);
   const fits = peak.bytes <= options.gpuMemoryBytes;
-  const fit: Fit = { gpuMemoryBytes: options.gpuMemoryBytes, fits, maxMicroBatch: maxMicroBatch(config, options) };
+  const fit: Fit = { gpuMemoryBytes: options.gpuMemoryBytes, fits, maxMicroBatch: maxMicroBatch(config, options, parts) };
   if (!fits && options.method === 'sltrain') {
     const suggestion = suggestSltrain(config, options);
     if (suggestion) fit.suggestion = suggestion;
