@@ -1,6 +1,6 @@
 // Bytes of the tensors autograd saves for backward in one forward pass of the bundled engine, and the
-// transient logits / cross-entropy tensors around the loss. Terms follow the engine's forward op by op
-// (engine/sltrain/model.py); the CPU parity test checks the total against saved_tensors_hooks.
+// transient logits / cross-entropy tensors around the loss. Terms follow engine/sltrain/model.py op
+// by op; the CPU parity test checks the total against saved_tensors_hooks in `sltrain.measure`.
 import type { ModelConfig } from '../modelConfig';
 import type { PlanOptions } from './types';
 
@@ -14,13 +14,13 @@ export interface ActivationModel {
   perLayer: number;
   /** Saved by all decoder layers (with checkpointing: layer inputs plus one recomputed layer). */
   layers: number;
-  /** Saved by the final norm, the head and the loss. */
+  /** Saved outside the decoder layers: embedding ids, rotary tables, final norm, head and loss. */
   head: number;
-  /** Logits + fp32 upcast + log-softmax output alive together at the end of forward. */
+  /** Logits and their fp32 copy for the loss, alive beside the saved tensors at the end of forward. */
   forwardTransient: number;
-  /** Cross-entropy backward: saved log-softmax output, its gradient and the logits' gradient. */
+  /** Inside cross-entropy's backward: the log-softmax gradient and the input gradient (fp32). */
   backwardTransient: number;
-  /** The log-softmax output saved for backward (fp32 N × V). */
+  /** The log-softmax output saved for backward (fp32, B·(T-1) × V). */
   logSoftmaxBytes: number;
   /** The logits' gradient in the activation dtype, after the upcast's backward. */
   logitsGradBytes: number;
@@ -28,37 +28,54 @@ export interface ActivationModel {
   saved: number;
 }
 
+/**
+ * RMSNorm as the engine computes it (HF's way: normalise in fp32, cast back, then the gain): saves the
+ * fp32 input, the fp32 reciprocal RMS per token, the normalised tensor and the output (saved by the
+ * next linear). Under autocast the fp32 output is not kept; its bf16 cast for the linear is.
+ */
+function rmsNormBytes(N: number, h: number, o: PlanOptions): number {
+  if (o.precision === 'mixed') return 4 * N * h + 4 * N + 4 * N * h + 2 * N * h;
+  const a = activationElementBytes(o);
+  return 4 * N * h + 4 * N + 2 * a * N * h;
+}
+
 export function activations(c: ModelConfig, o: PlanOptions): ActivationModel {
   const a = activationElementBytes(o);
-  const b = o.microBatch;
-  const s = o.seqLen;
-  const N = b * s;
+  const B = o.microBatch;
+  const T = o.seqLen;
+  const N = B * T;
+  const Np = B * (T - 1); // positions that predict a next token
   const h = c.hiddenSize;
   const I = c.intermediateSize;
-  const kvDim = c.numKeyValueHeads * (h / c.numAttentionHeads);
+  const H = c.numAttentionHeads;
   const V = c.vocabSize;
-  const rms = N * h * a + N * 4; // RMSNorm saves its input and the fp32 reciprocal RMS per token
+  const norm = rmsNormBytes(N, h, o);
   const attention =
-    rms +
-    N * h * a + // normed input, shared by q/k/v
-    N * (h + 2 * kvDim) * a + // q, k (after rotary) and v saved by SDPA
+    norm +
+    3 * N * h * a + // q, k, v as SDPA saves them (k, v expanded to every query head under GQA)
     N * h * a + // SDPA output
-    b * c.numAttentionHeads * s * 4 + // SDPA logsumexp, fp32
-    N * h * a; // o_proj input: the heads merged back into (B, T, C)
-  const mlp =
-    rms +
-    N * h * a + // normed input, shared by gate/up
-    4 * N * I * a; // gate out (silu), silu out and up out (mul), product (down)
+    B * H * T * 4 + // SDPA logsumexp, fp32
+    N * h * a; // o_proj input: the heads merged back into (B, T, C), a copy
+  const mlp = norm + 4 * N * I * a; // gate out (silu), silu out and up out (mul), product (down)
   const perLayer = attention + mlp;
-  const layers = o.gradCkpt ? c.numHiddenLayers * N * h * a + perLayer : c.numHiddenLayers * perLayer;
-  // Logits are computed in the activation dtype; the loss upcasts to fp32 and log-softmax saves its output.
-  const logitsA = N * V * a;
-  const logits32 = N * V * 4;
-  const head = rms + N * h * a + logits32 + N * 8;
-  const forwardTransient = logitsA + (a === 4 ? 0 : logits32);
-  const backwardTransient = 2 * logits32;
+  const layerInputs = N * h * (o.precision === 'bf16' ? 2 : 4);
+  const layers = o.gradCkpt ? c.numHiddenLayers * layerInputs + perLayer : c.numHiddenLayers * perLayer;
+  const headDim = h / H;
+  const logSoftmax = Np * V * 4;
+  const head =
+    N * 8 + // input ids, saved by the embedding
+    2 * T * headDim * a + // rotary cos and sin, shared by all layers
+    norm + // the final norm; its output is what lm_head saves
+    logSoftmax + // cross-entropy's log-softmax output
+    Np * 8 + 4; // shifted targets and nll's total weight
   return {
-    perLayer, layers, head, forwardTransient, backwardTransient,
-    logSoftmaxBytes: logits32, logitsGradBytes: logitsA, saved: layers + head,
+    perLayer,
+    layers,
+    head,
+    forwardTransient: N * V * a + Np * V * 4,
+    backwardTransient: 2 * Np * V * 4,
+    logSoftmaxBytes: logSoftmax,
+    logitsGradBytes: N * V * a,
+    saved: layers + head,
   };
 }

@@ -60,12 +60,6 @@ function emptyStatic(): StaticBytes {
   return { weights: 0, gradients: 0, optimizerStates: 0, indices: 0, projectors: 0, buffers: 0 };
 }
 
-/** Rotary inverse frequencies: one fp32 (head_dim/2) buffer shared by every layer. */
-export function bufferTensors(c: ModelConfig): number[] {
-  const hd = c.hiddenSize / c.numAttentionHeads;
-  return [(hd / 2) * 4];
-}
-
 export function staticBytes(c: ModelConfig, o: PlanOptions): StaticDetail {
   const exact = emptyStatic();
   const rounded = emptyStatic();
@@ -96,6 +90,6 @@ export function staticBytes(c: ModelConfig, o: PlanOptions): StaticDetail {
     add('optimizerStates', 256 * 4);
     add('optimizerStates', 256 * 4);
   }
-  for (const b of bufferTensors(c)) add('buffers', b);
+  // The engine registers no buffers besides the SLTrain indices: rotary tables are computed per forward.
   return { exact, rounded, largestGradBytes, headGradBytes };
 }
