@@ -54,16 +54,11 @@ export function findPreset(spec: string): Preset | undefined {
   return PRESETS.find((p) => p.name === key || p.name === `llama_${key}`);
 }
 
-/** SLTrain defaults for a config that is not a preset: the preset with the nearest hidden size. */
+/** SLTrain defaults for a config that is not a preset: the engine's rule (rank hidden/4, delta 0.03, alpha 32). */
 export function defaultsFor(config: ModelConfig): MethodDefaults {
   const exact = PRESETS.find((p) => p.name === config.name);
   if (exact) return exact.defaults;
-  const real = PRESETS.filter((p) => p.name !== 'llama_tiny');
-  let best = real[0];
-  for (const p of real) {
-    if (Math.abs(p.config.hiddenSize - config.hiddenSize) < Math.abs(best.config.hiddenSize - config.hiddenSize)) best = p;
-  }
-  return { ...best.defaults, rank: Math.min(best.defaults.rank, Math.floor(config.hiddenSize / 2)) };
+  return { rank: Math.max(1, Math.floor(config.hiddenSize / 4)), delta: 0.03, alpha: 32 };
 }
 
 const INT_FIELDS: ReadonlyArray<[keyof ModelConfig, string]> = [

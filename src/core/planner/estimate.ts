@@ -39,7 +39,7 @@ export function paperEstimate(c: ModelConfig, o: PlanOptions, params: ParamCount
       for (const l of linearShapes(c)) {
         const m = Math.min(l.out, l.in);
         const n = Math.max(l.out, l.in);
-        const r = Math.min(o.rank, m);
+        const r = Math.min(o.galoreRank ?? o.rank, m);
         linearElems += l.out * l.in;
         galoreStates += m * r * BF16 + n * r * perState;
       }

@@ -43,7 +43,7 @@ export function optimizerTemporaries(c: ModelConfig, o: PlanOptions): number {
     if (!t.galoreMatrix) continue;
     const { m, n } = t.galoreMatrix;
     const k = Math.min(m, n);
-    const low = galoreShapes(m, n, o.rank).moment;
+    const low = galoreShapes(m, n, o.galoreRank ?? o.rank).moment;
     const update = roundBlock(low * p) + roundBlock(m * n * p);
     const svd = roundBlock(m * n * 4) + roundBlock(m * k * 4) + roundBlock(k * 4) + roundBlock(k * n * 4);
     worst = Math.max(worst, update, svd);

@@ -1,5 +1,5 @@
 // The planner's entry points: parameter counts, the papers' estimate, the real peak and the fit.
-import { defaultsFor, type ModelConfig } from '../modelConfig';
+import { defaultsFor, PRESETS, type ModelConfig } from '../modelConfig';
 import { activations } from './activations';
 import { paperEstimate } from './estimate';
 import { peakMemory, staticPeakParts, type StaticPeakParts } from './peak';
@@ -13,12 +13,16 @@ export const GiB = 1024 ** 3;
 /** Papers' defaults (seq 256, bf16, AdamW) and the preset's rank/delta/alpha, then the overrides. */
 export function defaultPlanOptions(config: ModelConfig, overrides: Partial<PlanOptions> = {}): PlanOptions {
   const d = defaultsFor(config);
+  const preset = PRESETS.find((p) => p.name === config.name);
+  // An explicit rank applies to GaLore too; otherwise GaLore keeps its scripts' rank and gap.
+  const galoreRank = overrides.rank ?? preset?.galoreRank ?? d.rank;
   return {
     method: 'sltrain',
     rank: d.rank,
     delta: d.delta,
     alpha: d.alpha,
-    galoreUpdateGap: 200,
+    galoreRank,
+    galoreUpdateGap: config.name === 'llama_7b' ? 500 : 200,
     galoreScale: 0.25,
     optimizer: 'adamw',
     perLayer: false,

@@ -32,8 +32,9 @@ export function optimizerStateTensors(t: TensorSpec, o: PlanOptions): Array<[num
   const p = paramElementBytes(o);
   const step: [number, boolean] = [4, false]; // torch keeps `step` as a float32 scalar tensor
   if (t.galoreMatrix && o.method === 'galore') {
-    const g = galoreShapes(t.galoreMatrix.m, t.galoreMatrix.n, o.rank);
-    if (o.optimizer === 'adam8bit') return [...adam8bitStates(g.moment), [g.projector * p, true]];
+    const g = galoreShapes(t.galoreMatrix.m, t.galoreMatrix.n, o.galoreRank ?? o.rank);
+    // 8-bit GaLore keeps a low-rank buffer per matrix that an inner bitsandbytes AdamW steps.
+    if (o.optimizer === 'adam8bit') return [step, [g.moment * p, false], ...adam8bitStates(g.moment), [g.projector * p, true]];
     return [step, [g.moment * p, false], [g.moment * p, false], [g.projector * p, true]];
   }
   if (o.optimizer === 'adam8bit') return adam8bitStates(t.numel);

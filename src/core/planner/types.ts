@@ -12,6 +12,8 @@ export type IndexDtype = 'int32' | 'int64';
 export interface PlanOptions {
   method: Method;
   rank: number;
+  /** GaLore's projection rank (its scripts use 1024 at 1B); defaults to `rank`. */
+  galoreRank?: number;
   delta: number;
   alpha: number;
   /** GaLore projector refresh period (steps); it changes the peak only on refresh steps (SVD workspace). */
