@@ -176,6 +176,8 @@ def validate(cfg: RunConfig, model_cfg: LlamaConfig, world: int = 1) -> None:
            f"({model_cfg.max_position_embeddings}); use --seq-len {model_cfg.max_position_embeddings} or less")
     _check(not (cfg.per_layer and world > 1),
            "--per-layer updates run inside backward hooks and cannot be combined with DDP; use one process")
+    _check(not (cfg.per_layer and cfg.grad_clip > 0),
+           "--grad-clip needs all gradients at once; per-layer updates free each one in backward: drop one of them")
     cfg.method_config().validate(model_cfg)
 
 

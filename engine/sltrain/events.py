@@ -1,0 +1,94 @@
+"""The machine-readable event stream (design.md): one JSON object per line with "v": 1, "event",
+"time" (unix seconds) and "rank", appended to OUT/events.jsonl and printed on stdout; flushed per
+event so that a client tailing either sees each event at once. Only rank 0 writes.
+
+Events and their fields:
+  start       config (resolved), params {total, trainable, sparse_nonzeros}, device, world_size
+  step        step, loss, lr, grad_norm, tokens, tokens_per_s, step_time_s, mem_allocated_bytes, mem_peak_bytes
+  eval        step, loss, ppl
+  checkpoint  step, path
+  warning     message, code
+  error       message, code
+  end         status (completed | failed | stopped), step
+"""
+from __future__ import annotations
+
+import json
+import math
+import sys
+import time
+from pathlib import Path
+
+VERSION = 1
+
+
+def _clean(value):
+    """JSON has no NaN/inf: write them as null (a diverged loss still gets its step event)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_clean(v) for v in value]
+    return value
+
+
+class EventLog:
+    def __init__(self, path: str | Path | None, rank: int = 0, stdout=None):
+        self.rank = rank
+        self.stdout = stdout if stdout is not None else sys.stdout
+        self.file = None
+        if path is not None and rank == 0:
+            self.file = open(path, "a", buffering=1, encoding="utf-8")  # line-buffered
+
+    def emit(self, event: str, **fields) -> dict:
+        record = {"v": VERSION, "event": event, "time": time.time(), "rank": self.rank, **_clean(fields)}
+        if self.rank != 0:
+            return record
+        line = json.dumps(record, allow_nan=False)
+        for stream in (self.file, self.stdout):
+            if stream is not None:
+                stream.write(line + "\n")
+                stream.flush()
+        return record
+
+    def close(self) -> None:
+        if self.file is not None:
+            self.file.close()
+            self.file = None
+
+
+class Progress:
+    """Human progress on stderr: a bar with ETA on a terminal, plain lines every ~10 s otherwise."""
+
+    def __init__(self, total: int, start: int = 0, enabled: bool = True, stream=None):
+        self.total, self.start, self.enabled = total, start, enabled
+        self.stream = stream if stream is not None else sys.stderr
+        self.tty = self.stream.isatty()
+        self.t0 = time.monotonic()
+        self.last = 0.0
+
+    def update(self, step: int, loss: float, lr: float) -> None:
+        if not self.enabled:
+            return
+        now = time.monotonic()
+        done = step - self.start
+        eta = (now - self.t0) / done * (self.total - step) if done > 0 else float("nan")
+        eta_s = "?" if not math.isfinite(eta) else f"{int(eta) // 60}:{int(eta) % 60:02d}"
+        text = f"step {step}/{self.total} loss {loss:.4f} lr {lr:.2e} eta {eta_s}"
+        if self.tty:
+            width = 30
+            fill = int(width * step / max(1, self.total))
+            self.stream.write(f"\r[{'#' * fill}{'.' * (width - fill)}] {text}")
+            if step >= self.total:
+                self.stream.write("\n")
+            self.stream.flush()
+        elif now - self.last >= 10.0 or step >= self.total or done == 1:
+            self.last = now
+            self.stream.write(text + "\n")
+            self.stream.flush()
+
+    def note(self, text: str) -> None:
+        if self.enabled:
+            self.stream.write(("\n" if self.tty else "") + text + "\n")
+            self.stream.flush()

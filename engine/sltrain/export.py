@@ -1,0 +1,71 @@
+"""`python -m sltrain.export RUN_DIR OUT_DIR`: the run's newest checkpoint as a dense Hugging Face
+Llama folder (config.json + model.safetensors) that `transformers.LlamaForCausalLM.from_pretrained`
+loads. Factored weights become W = s*B*A + S (ReLoRA: W + s*B*A). The tokenizer travels along:
+`save_pretrained` for an hf: tokenizer, a short tokenizer_note.json for the byte tokenizer.
+Exit codes: 0 done, 2 bad input (no checkpoint, missing package), 1 other failure."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import torch
+
+from . import checkpoint, runconfig
+from .config import LlamaConfig
+from .errors import ConfigError, MissingDependency
+from .merge import dense_state_dict
+from .methods import build_model
+from .tokenizer import load_tokenizer
+
+DTYPE_NAMES = {"bf16": "bfloat16", "mixed": "float32", "fp32": "float32"}
+
+
+def export(run_dir: Path, out_dir: Path) -> Path:
+    try:
+        from safetensors.torch import save_file
+    except ImportError as e:
+        raise MissingDependency("export needs the 'safetensors' package: pip install safetensors") from e
+    found = checkpoint.load_latest(Path(run_dir) / "checkpoints",
+                                   lambda m: sys.stderr.write(f"warning: {m}\n"))
+    if found is None:
+        raise ConfigError(f"{run_dir}: no readable checkpoint in {Path(run_dir) / 'checkpoints'}")
+    path, st = found
+    cfg = runconfig.from_dict(st["config"])
+    model_cfg = LlamaConfig(**st["model_config"])
+    dtype = torch.bfloat16 if cfg.precision == "bf16" else torch.float32
+    model = build_model(model_cfg, cfg.method_config(), seed=cfg.seed, device="cpu", dtype=dtype)
+    model.load_state_dict(st["model"])
+    tensors = {k: v.contiguous() for k, v in dense_state_dict(model).items()}
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    save_file(tensors, str(out_dir / "model.safetensors"), metadata={"format": "pt"})
+    hf = model_cfg.to_hf_dict()
+    hf["torch_dtype"] = DTYPE_NAMES[cfg.precision]
+    tok = load_tokenizer(cfg.tokenizer)
+    if not 0 <= hf["pad_token_id"] < model_cfg.vocab_size:  # the papers' -1 means "none"; name the real one
+        hf["pad_token_id"] = tok.pad_id
+    (out_dir / "config.json").write_text(json.dumps(hf, indent=2) + "\n")
+    tok.save(out_dir)
+    (out_dir / "sltrain_export.json").write_text(json.dumps(
+        {"checkpoint": str(path), "step": st["step"], "run_config": st["config"]}, indent=2) + "\n")
+    return out_dir
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m sltrain.export", description=__doc__.splitlines()[0])
+    p.add_argument("run_dir", type=Path)
+    p.add_argument("out_dir", type=Path)
+    args = p.parse_args(argv)
+    try:
+        out = export(args.run_dir, args.out_dir)
+    except (ConfigError, MissingDependency) as e:
+        sys.stderr.write(f"error: {e}\n")
+        return 2
+    sys.stderr.write(f"exported {args.run_dir} to {out}\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

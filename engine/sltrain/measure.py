@@ -1,0 +1,184 @@
+"""`python -m sltrain.measure --json`: measured memory of one training setup, in exact tensor bytes.
+
+Builds the model and optimizer exactly as `sltrain.train` does (same --model --method --rank --delta
+--alpha --index-dtype --optimizer --per-layer --batch-size --seq-len --precision --grad-ckpt --device
+...), runs two real training steps on random tokens and prints one JSON object. The planner
+(TypeScript) is checked against these numbers byte for byte, so the field names are a contract:
+
+  v                      1 (schema version)
+  device                 "cpu" | "cuda:0" ...
+  config                 the resolved settings that matter for memory
+  params.total           parameter elements (frozen ones included, tied weights once)
+  params.trainable       elements with requires_grad
+  params.sparse_nonzeros SLTrain support size (sum of `values` elements)
+  bytes.weights          sum of parameter bytes (numel * element size)
+  bytes.gradients        sum of param.grad bytes after backward, before the optimizer step; with
+                         --per-layer the largest single gradient (each one is consumed and freed by
+                         its own optimizer step inside backward) and gradients_mode says so
+  gradients_mode         "all" | "per_layer_max"
+  bytes.optimizer_states every tensor in the optimizer state after the first step (moments, step
+                         tensors, GaLore projectors, 8-bit absmax/quantisation maps once)
+  bytes.projectors       GaLore projector tensors alone (also inside optimizer_states)
+  bytes.optimizer_states_excluding_projectors   optimizer_states - projectors
+  bytes.indices          SLTrain support index buffers
+  bytes.buffers          all other buffers
+  bytes.saved_activations            unique storages saved for backward during one forward
+                         (torch.autograd.graph.saved_tensors_hooks), de-duplicated by storage
+                         address, parameters and buffers excluded
+  bytes.saved_activations_by_layer   {"embed", "layers.0" .. "layers.L-1", "head"}: the same bytes by
+                         the module that first saved each storage ("head" = final norm, lm_head, loss)
+  bytes.saved_activations_logits_loss  the "head" part (logits and cross-entropy)
+  max_memory_allocated   CUDA only (null elsewhere): torch.cuda.max_memory_allocated over the second
+                         step, after reset_peak_memory_stats (the first step creates optimizer states
+                         and runs GaLore's first SVD)
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+import torch
+
+from . import runconfig
+from .errors import ConfigError, MissingDependency
+from .methods import build_model
+from .optim import build_optimizer, optimizer_state_bytes
+
+DTYPES = {"bf16": torch.bfloat16, "mixed": torch.float32, "fp32": torch.float32}
+
+
+def param_counts(model: torch.nn.Module) -> dict:
+    """total / trainable parameter elements; sparse_nonzeros = SLTrain values (their support size)."""
+    params = list(model.parameters())
+    sparse = sum(m.values.numel() for m in model.modules()
+                 if hasattr(m, "indices") and isinstance(getattr(m, "values", None), torch.Tensor))
+    return {"total": sum(p.numel() for p in params),
+            "trainable": sum(p.numel() for p in params if p.requires_grad), "sparse_nonzeros": sparse}
+
+
+def _nbytes(t: torch.Tensor) -> int:
+    return t.numel() * t.element_size()
+
+
+def projector_bytes(bundle) -> int:
+    return sum(_nbytes(s["projector"]) for opt in bundle.optimizers for s in opt.state.values()
+               if isinstance(s.get("projector"), torch.Tensor))
+
+
+class SavedActivations:
+    """Counts the storages autograd saves for backward, attributed to the module saving them first."""
+
+    def __init__(self, model: torch.nn.Module):
+        self.exclude = {t.untyped_storage().data_ptr() for t in list(model.parameters()) + list(model.buffers())}
+        self.seen: set[int] = set()
+        self.by_layer: dict[str, int] = {"embed": 0}
+        self.current = "embed"
+        self.handles = []
+        for i, layer in enumerate(model.model.layers):
+            self.by_layer[f"layers.{i}"] = 0
+            self.handles.append(layer.register_forward_pre_hook(self._enter(f"layers.{i}")))
+        self.by_layer["head"] = 0
+        self.handles.append(model.model.norm.register_forward_pre_hook(self._enter("head")))
+
+    def _enter(self, name: str):
+        def hook(*_):
+            self.current = name
+        return hook
+
+    def pack(self, t: torch.Tensor) -> torch.Tensor:
+        storage = t.untyped_storage()
+        ptr = storage.data_ptr()
+        if ptr not in self.exclude and ptr not in self.seen and storage.nbytes() > 0:
+            self.seen.add(ptr)
+            self.by_layer[self.current] += storage.nbytes()
+        return t
+
+    def hooks(self):
+        return torch.autograd.graph.saved_tensors_hooks(self.pack, lambda t: t)
+
+    def remove(self) -> None:
+        for h in self.handles:
+            h.remove()
+
+
+def measure(cfg) -> dict:
+    device = torch.device(cfg.device)
+    mcfg, model_cfg = cfg.method_config(), cfg.model_config()
+    model = build_model(model_cfg, mcfg, seed=cfg.seed, device=device, dtype=DTYPES[cfg.precision])
+    model.gradient_checkpointing = cfg.grad_ckpt
+    opt = build_optimizer(model, mcfg, optimizer=cfg.optimizer, lr=cfg.lr, weight_decay=cfg.weight_decay,
+                          betas=(0.9, 0.999), per_layer=cfg.per_layer)
+    g = torch.Generator().manual_seed(cfg.seed)
+    x = torch.randint(0, model_cfg.vocab_size, (cfg.batch_size, cfg.seq_len), generator=g).to(device)
+    autocast = (torch.autocast(device_type=device.type, dtype=torch.bfloat16) if cfg.precision == "mixed"
+                else torch.autocast(device_type=device.type, enabled=False))
+    buffers = dict(model.named_buffers())
+    out = {"v": 1, "device": str(device),
+           "config": {k: getattr(cfg, k) for k in runconfig.MODEL_FLAGS if k not in ("lr", "num_threads")},
+           "params": param_counts(model)}
+    b = {"weights": sum(_nbytes(p) for p in model.parameters()),
+         "indices": sum(_nbytes(t) for n, t in buffers.items() if n.endswith("indices")),
+         "buffers": sum(_nbytes(t) for n, t in buffers.items() if not n.endswith("indices"))}
+
+    acts = SavedActivations(model)
+    opt.zero_grad(set_to_none=True)
+    opt.begin_update(1)
+    with acts.hooks(), autocast:
+        _, loss = model(x, x)
+    acts.remove()
+    loss.backward()
+    if cfg.per_layer:
+        b["gradients"] = max(_nbytes(p) for p in model.parameters() if p.requires_grad)
+    else:
+        b["gradients"] = sum(_nbytes(p.grad) for p in model.parameters() if p.grad is not None)
+    opt.step()
+    b["optimizer_states"] = optimizer_state_bytes(opt)
+    b["projectors"] = projector_bytes(opt)
+    b["optimizer_states_excluding_projectors"] = b["optimizer_states"] - b["projectors"]
+    b["saved_activations"] = sum(acts.by_layer.values())
+    b["saved_activations_by_layer"] = acts.by_layer
+    b["saved_activations_logits_loss"] = acts.by_layer["head"]
+
+    peak = None
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+        torch.cuda.reset_peak_memory_stats(device)
+    opt.zero_grad(set_to_none=True)
+    opt.begin_update(1)
+    with autocast:
+        _, loss = model(x, x)
+    loss.backward()
+    opt.step()
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+        peak = torch.cuda.max_memory_allocated(device)
+    out.update(bytes=b, gradients_mode="per_layer_max" if cfg.per_layer else "all", max_memory_allocated=peak)
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = runconfig._Parser(prog="python -m sltrain.measure", description=__doc__.splitlines()[0])
+    p.add_argument("--json", action="store_true", help="print the JSON object only (default: also a table)")
+    runconfig.add_flags(p, runconfig.MODEL_FLAGS)
+    try:
+        args = vars(p.parse_args(argv))
+        as_json = args.pop("json")
+        cfg = runconfig.RunConfig()
+        runconfig._apply(cfg, args, "command line")
+        cfg.out = "-"  # measure writes nothing
+        torch.set_num_threads(cfg.num_threads or 1)
+        result = measure(runconfig.fill_defaults(cfg))
+    except (ConfigError, MissingDependency) as e:
+        sys.stderr.write(f"error: {e}\n")
+        return 2
+    print(json.dumps(result, indent=None if as_json else 2))
+    if not as_json:
+        for k, v in result["bytes"].items():
+            if isinstance(v, int):
+                sys.stderr.write(f"{k:40s} {v:>16,d}\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,327 @@
+"""`python -m sltrain.train`: pretrain a LLaMA model with full-rank, low-rank, ReLoRA, GaLore or SLTrain.
+
+Run directory OUT: events.jsonl (the event stream, see events.py), config.json (resolved config),
+checkpoints/step-N, pid (written at start) and exit_code (written at exit, always). Bad input is
+rejected before OUT is created; if OUT already existed (a launcher made it for the log), the error
+event and exit_code are still written there and nothing else is touched.
+
+Exit codes: 0 completed, or stopped by SIGTERM (the current step finishes, a checkpoint is written,
+`end` has status "stopped"); 2 bad input; 3 diverged (NaN/inf loss); 1 any other failure.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+import random
+import resource
+import signal
+import sys
+import tempfile
+import time
+import traceback
+from contextlib import nullcontext
+from pathlib import Path
+
+import torch
+
+from . import checkpoint, data, dist, runconfig
+from .errors import ConfigError, MissingDependency
+from .events import EventLog, Progress
+from .measure import param_counts
+from .methods import build_model
+from .optim import build_optimizer
+from .schedule import lr_at
+from .tokenizer import load_tokenizer
+
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_DIVERGED = 0, 1, 2, 3
+DTYPES = {"bf16": torch.bfloat16, "mixed": torch.float32, "fp32": torch.float32}
+
+def memory_bytes(device: torch.device) -> tuple[int, int]:
+    """(now, peak): allocator bytes on CUDA; resident set size of this process on the CPU."""
+    if device.type == "cuda":
+        return torch.cuda.memory_allocated(device), torch.cuda.max_memory_allocated(device)
+    with open("/proc/self/statm") as f:
+        rss = int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    return rss, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux reports KiB
+
+
+def _rng_state() -> dict:
+    return {"python": random.getstate(), "torch": torch.get_rng_state(),
+            "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None}
+
+
+def _set_rng_state(s: dict) -> None:
+    random.setstate(s["python"])
+    torch.set_rng_state(s["torch"])
+    if s.get("cuda") is not None and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(s["cuda"])
+
+
+class Trainer:
+    """Owns model, optimizer, data and the step counter (= optimizer updates done)."""
+
+    def __init__(self, cfg):
+        self.cfg, self.step, self.tokens = cfg, 0, 0
+        self.model_cfg = cfg.model_config()
+        self.tok = load_tokenizer(cfg.tokenizer)
+        if self.tok.vocab_size > self.model_cfg.vocab_size:
+            raise ConfigError(f"--tokenizer {cfg.tokenizer} has {self.tok.vocab_size} ids but the model's "
+                              f"vocab_size is {self.model_cfg.vocab_size}; use a matching model or tokenizer")
+        self.train_src, self.val_src = data.open_sources(
+            cfg.data, text_field=cfg.text_field, seq_len=cfg.seq_len,
+            byte_tokenizer=cfg.tokenizer == "byte", seed=cfg.seed)
+
+    def setup(self, d: dist.Dist, log: EventLog, resume: bool) -> None:
+        cfg, mcfg = self.cfg, self.cfg.method_config()
+        self.d, self.log = d, log
+        self.model = build_model(self.model_cfg, mcfg, seed=cfg.seed, device=d.device, dtype=DTYPES[cfg.precision])
+        self.model.gradient_checkpointing = cfg.grad_ckpt
+        self.opt = build_optimizer(self.model, mcfg, optimizer=cfg.optimizer, lr=cfg.lr,
+                                   weight_decay=cfg.weight_decay, betas=(0.9, 0.999), per_layer=cfg.per_layer)
+        self.stream = data.RowStream(self.train_src, self.tok, cfg.seq_len, cfg.packing, d.rank, d.world)
+        self.val = data.validation_batches(self.val_src, self.tok, seq_len=cfg.seq_len, packing=cfg.packing,
+                                           batch_size=cfg.batch_size, batches=cfg.eval_batches,
+                                           rank=d.rank, world=d.world)
+        log.emit("start", config=runconfig.as_dict(cfg), params=param_counts(self.model),
+                 device=str(d.device), world_size=d.world, resume=resume)
+        if resume:
+            self._restore()
+        self.ddp = dist.wrap(self.model, d)
+
+    def _restore(self) -> None:
+        found = checkpoint.load_latest(Path(self.cfg.out) / "checkpoints",
+                                       lambda m: self.log.emit("warning", message=m, code="checkpoint"))
+        if found is None:
+            raise ConfigError(f"--resume: no readable checkpoint in {Path(self.cfg.out) / 'checkpoints'}")
+        path, st = found
+        self.model.load_state_dict(st["model"])
+        self.opt.load_state_dict(st["optimizer"])
+        self.stream.load_state_dict(st["data"])
+        self.step, self.tokens = st["step"], st["tokens"]
+        _set_rng_state(st["rng"])
+        if self.d.main:
+            sys.stderr.write(f"resumed from {path} at step {self.step}\n")
+
+    def _save(self) -> None:
+        if self.d.main:
+            state = {"step": self.step, "tokens": self.tokens, "model": self.model.state_dict(),
+                     "optimizer": self.opt.state_dict(), "data": self.stream.state_dict(),
+                     "rng": _rng_state(), "config": runconfig.as_dict(self.cfg),
+                     "model_config": dataclasses.asdict(self.model_cfg)}
+            path = checkpoint.save(Path(self.cfg.out) / "checkpoints", self.step, state, self.cfg.keep_checkpoints)
+            self.log.emit("checkpoint", step=self.step, path=str(path.resolve()))
+        dist.barrier(self.d)
+
+    def _autocast(self):
+        if self.cfg.precision != "mixed":
+            return nullcontext()
+        return torch.autocast(device_type=self.d.device.type, dtype=torch.bfloat16)
+
+    def lr(self, step: int) -> float:
+        c = self.cfg
+        lr = lr_at(step, peak=c.lr, warmup=c.warmup, total=c.steps, min_ratio=c.min_lr_ratio)
+        return lr * relora_lr_factor(step, c) if c.method == "relora" else lr
+
+    def train_step(self) -> tuple[float, float | None, int]:
+        """One optimizer update over grad_accum micro-batches; returns (loss, grad_norm, tokens).
+
+        The loss is the token-weighted mean over the whole global batch: each micro-batch's mean is
+        rescaled by its share of the global token count, so padding, accumulation and the world
+        size do not change the gradient. DDP averages gradients over ranks, hence the * world.
+        """
+        c, d = self.cfg, self.d
+        batches = [self.stream.next_batch(c.batch_size) for _ in range(c.grad_accum)]
+        counts = [int((y[:, 1:] != -100).sum()) for _, y in batches]
+        n_global = sum(counts)
+        if d.world > 1:
+            n_global = int(dist.all_reduce_sum(torch.tensor(float(n_global), device=d.device), d).item())
+        self.opt.zero_grad(set_to_none=True)
+        self.opt.begin_update(len(batches))
+        loss_sum = torch.zeros((), device=d.device)
+        for i, ((x, y), n) in enumerate(zip(batches, counts)):
+            last = i == len(batches) - 1
+            no_sync = self.ddp.no_sync() if d.world > 1 and not last else nullcontext()
+            with no_sync:
+                with self._autocast():
+                    logits, loss = self.ddp(x.to(d.device), y.to(d.device))
+                if n == 0:  # an all-padding micro-batch: mean loss is 0/0, contribute nothing
+                    loss = logits.float().sum() * 0.0
+                (loss * (n * d.world / max(1, n_global))).backward()
+            loss_sum += loss.detach().float() * n
+        grad_norm = self._grad_norm()
+        self.opt.step()
+        loss_sum = dist.all_reduce_sum(loss_sum, d)
+        return (loss_sum / max(1, n_global)).item(), grad_norm, n_global
+
+    def _grad_norm(self) -> float | None:
+        """Global L2 norm of the gradients, computed on the device (and clipped if asked)."""
+        grads = [p.grad for p in self.model.parameters() if p.grad is not None]
+        if not grads:  # per-layer updates: gradients are consumed and freed inside backward
+            return None
+        if self.cfg.grad_clip > 0:
+            params = [p for p in self.model.parameters() if p.grad is not None]
+            return float(torch.nn.utils.clip_grad_norm_(params, self.cfg.grad_clip))
+        return float(torch.nn.utils.get_total_norm(grads))
+
+    @torch.no_grad()
+    def evaluate(self) -> None:
+        """Token-weighted mean loss over the fixed held-out set (all ranks' shares together)."""
+        tot = torch.zeros(2, dtype=torch.float64, device=self.d.device)
+        for x, y in self.val:
+            with self._autocast():
+                _, loss = self.model(x.to(self.d.device), y.to(self.d.device))
+            n = int((y[:, 1:] != -100).sum())
+            if n:
+                tot[0] += loss.double() * n
+                tot[1] += n
+        tot = dist.all_reduce_sum(tot, self.d)
+        loss = (tot[0] / tot[1]).item() if tot[1] > 0 else float("nan")
+        ppl = math.exp(loss) if loss < 700 else float("inf")
+        self.log.emit("eval", step=self.step, loss=loss, ppl=ppl)
+
+    def _stop(self, stop: dict) -> bool:
+        flag = stop["requested"]
+        if self.d.world > 1:  # every rank must leave the loop at the same step
+            t = dist.all_reduce_max(torch.tensor([float(flag)], device=self.d.device), self.d)
+            flag = bool(t.item())
+        return flag
+
+    def fit(self, progress: Progress, stop: dict) -> tuple[int, str]:
+        c = self.cfg
+        progress.start = self.step
+        while self.step < c.steps:
+            lr = self.lr(self.step)
+            for g in self.opt.param_groups:
+                g["lr"] = lr
+            t0 = time.perf_counter()
+            loss, grad_norm, ntok = self.train_step()
+            dt = time.perf_counter() - t0
+            self.step += 1
+            self.tokens += ntok
+            mem, peak = memory_bytes(self.d.device)
+            self.log.emit("step", step=self.step, loss=loss, lr=lr, grad_norm=grad_norm, tokens=self.tokens,
+                          tokens_per_s=ntok / dt, step_time_s=dt, mem_allocated_bytes=mem, mem_peak_bytes=peak)
+            if not math.isfinite(loss):
+                msg = f"loss is {loss} at step {self.step}: training diverged; lower --lr or set --grad-clip"
+                progress.note(f"error: {msg}")
+                self.log.emit("error", message=msg, code="diverged")
+                return EXIT_DIVERGED, "failed"
+            progress.update(self.step, loss, lr)
+            if c.method == "relora" and self.step % c.relora_reset_every == 0 and self.step < c.steps:
+                relora_reset(self.model, self.opt, self.step)
+            last = self.step == c.steps
+            if c.eval_every and (self.step % c.eval_every == 0 or last):
+                self.evaluate()
+            stopping = self._stop(stop)
+            if last or stopping or (c.save_every and self.step % c.save_every == 0):
+                self._save()
+            if stopping:
+                progress.note(f"stopped at step {self.step} (SIGTERM); resume with --resume")
+                return EXIT_OK, "stopped"
+        return EXIT_OK, "completed"
+
+
+def _check_out_dir(out: Path, resume: bool) -> None:
+    """OUT must be creatable and writable; a fresh run never reuses another run's directory."""
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"--out {out}: exists and is not a directory")
+    probe = out
+    while not probe.exists():
+        probe = probe.parent
+    if not probe.is_dir():
+        raise ConfigError(f"--out {out}: {probe} is not a directory")
+    try:  # a real write: os.access says yes to root even on read-only file systems
+        os.rmdir(tempfile.mkdtemp(prefix=".sltrain-probe-", dir=probe))
+    except OSError as e:
+        raise ConfigError(f"--out {out}: cannot write there ({e.strerror}); choose another directory") from None
+    ckpts = checkpoint.list_checkpoints(out / "checkpoints")
+    if resume and not ckpts:
+        raise ConfigError(f"--resume: no checkpoint in {out / 'checkpoints'}; start without --resume")
+    if not resume and (ckpts or (out / "config.json").exists()):
+        raise ConfigError(f"--out {out} already holds a run; add --resume to continue it or choose another --out")
+
+
+def _check_optional_deps(cfg) -> None:
+    if cfg.optimizer == "adam8bit":
+        try:
+            import bitsandbytes  # noqa: F401
+        except Exception as e:  # noqa: BLE001 - a broken install is as good as a missing one
+            raise MissingDependency("--optimizer adam8bit needs the 'bitsandbytes' package: "
+                                    f"pip install bitsandbytes ({type(e).__name__}: {e})") from None
+
+
+def _out_from_argv(argv: list[str]) -> Path | None:
+    for i, a in enumerate(argv):
+        if a == "--out" and i + 1 < len(argv):
+            return Path(argv[i + 1])
+        if a.startswith("--out="):
+            return Path(a[len("--out="):])
+    return None
+
+
+def _reject(message: str, code: str, out: Path | None, rank: int) -> int:
+    """Bad input: one line on stderr, one error event; OUT is written only if it already existed."""
+    sys.stderr.write(f"error: {message}\n")
+    existing = out if out is not None and out.is_dir() and rank == 0 else None
+    log = EventLog(existing / "events.jsonl" if existing else None, rank)
+    log.emit("error", message=message, code=code)
+    log.close()
+    if existing:
+        try:
+            (existing / "exit_code").write_text(f"{EXIT_BAD_INPUT}\n")
+        except OSError:
+            pass
+    return EXIT_BAD_INPUT
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    rank = int(os.environ.get("RANK", "0"))
+    try:
+        cfg, resume = runconfig.resolve(argv, dist.world_size())
+        torch.set_num_threads(cfg.num_threads)
+        _check_optional_deps(cfg)
+        trainer = Trainer(cfg)  # tokenizer and data sources are opened (and checked) here
+        out = Path(cfg.out)
+        _check_out_dir(out, resume)
+    except ConfigError as e:
+        return _reject(str(e), "bad_input", _out_from_argv(argv), rank)
+    except MissingDependency as e:
+        return _reject(str(e), "missing_dependency", _out_from_argv(argv), rank)
+
+    d = dist.setup(cfg.device)
+    if d.main:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "pid").write_text(f"{os.getpid()}\n")
+        (out / "config.json").write_text(runconfig.to_json(cfg))
+    dist.barrier(d)
+    log = EventLog(out / "events.jsonl", d.rank)
+    progress = Progress(cfg.steps, enabled=d.main)
+    stop = {"requested": False}
+    signal.signal(signal.SIGTERM, lambda *_: stop.__setitem__("requested", True))
+    code, status, step = EXIT_FAILED, "failed", 0
+    try:
+        trainer.setup(d, log, resume=resume)
+        step = trainer.step
+        code, status = trainer.fit(progress, stop)
+        step = trainer.step
+    except (ConfigError, MissingDependency) as e:
+        sys.stderr.write(f"error: {e}\n")
+        log.emit("error", message=str(e), code="bad_input")
+        code = EXIT_BAD_INPUT
+    except Exception as e:  # noqa: BLE001 - every failure ends in an error event and exit code 1
+        traceback.print_exc()
+        log.emit("error", message=f"{type(e).__name__}: {e}", code="internal")
+        step = getattr(trainer, "step", step)
+    finally:
+        log.emit("end", status=status, step=step)
+        log.close()
+        if d.main:
+            (out / "exit_code").write_text(f"{code}\n")
+        dist.shutdown()
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
