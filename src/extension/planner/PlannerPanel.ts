@@ -1,0 +1,204 @@
+// The planner panel's one owner: creates or revives the webview, plans on the extension host with the
+// core planner, follows the config file as it is edited and posts whole snapshots to the page.
+import * as vscode from 'vscode';
+import { GPU_MODELS, usableBytes } from '../../core/gpus';
+import { findPreset, PRESETS, type ModelConfig } from '../../core/modelConfig';
+import { defaultPlanOptions, planAll } from '../../core/planner/plan';
+import type { PlanOptions, PlanResult } from '../../core/planner/types';
+import { validatePlanOptions } from '../../core/planner/validate';
+import {
+  isPageToHost,
+  PLANNER_VIEW_TYPE,
+  type HostToPage,
+  type PageToHost,
+  type PlannerSnapshot,
+  type PlannerSource,
+  type ProblemView,
+} from '../../shared/protocol/planner';
+import { isCommandAvailable, refreshCommandAvailability } from '../commandAvailability';
+import { chooseSource, loadSource, openDocumentFor } from './configSource';
+import { plannerHtml } from './html';
+import { settingsOverrides } from './settings';
+
+/** Typing in the config re-plans at most this often (ms). */
+const EDIT_DEBOUNCE_MS = 250;
+
+const FALLBACK_CONFIG = (findPreset('llama_60m') ?? PRESETS[0]).config;
+
+const GPU_CHOICES = GPU_MODELS.map((g) => ({ id: g.id, label: g.label, bytes: usableBytes(g), hopper: g.hopper }));
+
+export class PlannerPanel {
+  private static current: PlannerPanel | undefined;
+
+  private readonly disposables: vscode.Disposable[] = [];
+  private pageReady = false;
+  private editTimer: NodeJS.Timeout | undefined;
+  /** Options the user changed in the panel (or restored ones); the rest follow the config's defaults. */
+  private overrides: Partial<PlanOptions>;
+  private lastGood: { config: ModelConfig; results: PlanResult[]; options: PlanOptions } | undefined;
+  private problems: ProblemView[] = [];
+
+  static createOrShow(extensionUri: vscode.Uri, source: PlannerSource): void {
+    if (PlannerPanel.current) {
+      PlannerPanel.current.panel.reveal();
+      PlannerPanel.current.setSource(source);
+      return;
+    }
+    const panel = vscode.window.createWebviewPanel(PLANNER_VIEW_TYPE, 'SLTrain plan', vscode.ViewColumn.Beside,
+      PlannerPanel.webviewOptions(extensionUri));
+    PlannerPanel.current = new PlannerPanel(panel, extensionUri, source, {});
+  }
+
+  /** After a window reload: the page's last setState tells which config and options it showed. */
+  static revive(panel: vscode.WebviewPanel, extensionUri: vscode.Uri, source: PlannerSource, options: Partial<PlanOptions>): void {
+    panel.webview.options = PlannerPanel.webviewOptions(extensionUri);
+    PlannerPanel.current?.dispose();
+    PlannerPanel.current = new PlannerPanel(panel, extensionUri, source, options);
+  }
+
+  private static webviewOptions(extensionUri: vscode.Uri): vscode.WebviewOptions {
+    return { enableScripts: true, localResourceRoots: [vscode.Uri.joinPath(extensionUri, 'media')] };
+  }
+
+  private constructor(
+    private readonly panel: vscode.WebviewPanel,
+    extensionUri: vscode.Uri,
+    private source: PlannerSource,
+    overrides: Partial<PlanOptions>,
+  ) {
+    this.overrides = overrides;
+    panel.iconPath = vscode.Uri.joinPath(extensionUri, 'media', 'sltrain.png');
+    panel.webview.html = plannerHtml(panel.webview, extensionUri);
+    this.disposables.push(
+      panel.onDidDispose(() => this.dispose()),
+      panel.webview.onDidReceiveMessage((m: unknown) => {
+        if (isPageToHost(m)) void this.onMessage(m);
+      }),
+      // A hidden page is destroyed (no retainContextWhenHidden); it sends `ready` again when shown.
+      panel.onDidChangeViewState(() => {
+        if (!panel.visible) this.pageReady = false;
+      }),
+      vscode.workspace.onDidChangeTextDocument((e) => {
+        if (this.source.kind === 'file' && e.document.uri.toString() === this.source.uri) this.scheduleReplan();
+      }),
+      vscode.workspace.onDidChangeConfiguration((e) => {
+        if (e.affectsConfiguration('sltrain.defaults')) void this.replan();
+      }),
+      vscode.workspace.onDidGrantWorkspaceTrust(() => this.post()),
+    );
+    void this.replan();
+  }
+
+  private setSource(source: PlannerSource): void {
+    this.source = source;
+    this.overrides = {};
+    this.lastGood = undefined;
+    this.panel.title = `SLTrain plan: ${source.label}`;
+    void this.replan();
+  }
+
+  private scheduleReplan(): void {
+    if (this.editTimer) clearTimeout(this.editTimer);
+    this.editTimer = setTimeout(() => void this.replan(), EDIT_DEBOUNCE_MS);
+  }
+
+  /** Reads and plans the current source; on any problem keeps the last good results and shows why. */
+  private async replan(): Promise<void> {
+    const source = this.source;
+    const loaded = await loadSource(source);
+    if (source !== this.source) return; // superseded while reading
+    this.panel.title = `SLTrain plan: ${source.label}`;
+    if (!loaded.ok) {
+      this.problems = loaded.problems;
+    } else {
+      const options = defaultPlanOptions(loaded.config, { ...settingsOverrides(), ...this.overrides });
+      const invalid = validatePlanOptions(loaded.config, options);
+      this.problems = invalid.map((message) => ({ message }));
+      if (invalid.length === 0) {
+        try {
+          this.lastGood = { config: loaded.config, results: planAll(loaded.config, options), options };
+        } catch (e) {
+          this.problems = [{ message: `The planner failed: ${e instanceof Error ? e.message : String(e)}` }];
+        }
+      }
+    }
+    this.post();
+  }
+
+  private snapshot(): PlannerSnapshot {
+    const good = this.lastGood;
+    // Before any config has planned, the controls still show options (the planner's defaults for 60M).
+    const options = good?.options ?? defaultPlanOptions(FALLBACK_CONFIG, { ...settingsOverrides(), ...this.overrides });
+    return {
+      source: this.source,
+      options,
+      results: good?.results ?? [],
+      stale: this.problems.length > 0 && good !== undefined,
+      problems: this.problems,
+      gpus: GPU_CHOICES,
+      launch: this.launchState(),
+    };
+  }
+
+  private launchState(): PlannerSnapshot['launch'] {
+    if (!isCommandAvailable('sltrain.launch')) return { state: 'hidden' };
+    if (!vscode.workspace.isTrusted) return { state: 'disabled', reason: 'Launching is off in an untrusted workspace.' };
+    if (!this.lastGood || this.problems.length > 0) return { state: 'disabled', reason: 'Fix the problems above first.' };
+    return { state: 'enabled' };
+  }
+
+  private post(): void {
+    const snapshot = this.snapshot();
+    if (!this.pageReady) return;
+    const message: HostToPage = { type: 'snapshot', snapshot };
+    void this.panel.webview.postMessage(message);
+  }
+
+  private async onMessage(m: PageToHost): Promise<void> {
+    switch (m.type) {
+      case 'ready':
+        this.pageReady = true;
+        await refreshCommandAvailability();
+        this.post();
+        return;
+      case 'setOptions':
+        this.overrides = { ...this.overrides, ...m.options };
+        await this.replan();
+        return;
+      case 'pickConfig': {
+        const next = await chooseSource(false);
+        if (next) this.setSource(next);
+        return;
+      }
+      case 'revealProblem':
+        await this.reveal(m.line, m.column);
+        return;
+      case 'launch':
+        await this.launch();
+        return;
+    }
+  }
+
+  private async reveal(line: number, column: number): Promise<void> {
+    if (this.source.kind !== 'file') return;
+    const doc = openDocumentFor(this.source.uri) ?? (await vscode.workspace.openTextDocument(vscode.Uri.parse(this.source.uri)));
+    const pos = new vscode.Position(Math.max(0, line - 1), Math.max(0, column - 1));
+    await vscode.window.showTextDocument(doc, { viewColumn: vscode.ViewColumn.One, selection: new vscode.Range(pos, pos) });
+  }
+
+  /** Hands the current options to the launch feature: `sltrain.launch({ model, options, predictedPeakBytes })`. */
+  private async launch(): Promise<void> {
+    const good = this.lastGood;
+    if (!good || this.launchState().state !== 'enabled') return;
+    const model = this.source.kind === 'file' ? vscode.Uri.parse(this.source.uri).fsPath : this.source.preset;
+    const predicted = good.results.find((r) => r.method === good.options.method)?.peak.bytes;
+    await vscode.commands.executeCommand('sltrain.launch', { model, options: good.options, predictedPeakBytes: predicted });
+  }
+
+  dispose(): void {
+    if (PlannerPanel.current === this) PlannerPanel.current = undefined;
+    if (this.editTimer) clearTimeout(this.editTimer);
+    this.panel.dispose();
+    while (this.disposables.length > 0) this.disposables.pop()?.dispose();
+  }
+}

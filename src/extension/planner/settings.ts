@@ -1,0 +1,25 @@
+// `sltrain.defaults.*` settings as planner overrides. Unset (null) settings leave the planner's own
+// defaults (the papers' values and the preset's rank/delta/alpha) in place.
+import * as vscode from 'vscode';
+import { METHODS, type Method, type Optimizer, type PlanOptions, type Precision } from '../../core/planner/types';
+
+export function settingsOverrides(): Partial<PlanOptions> {
+  const c = vscode.workspace.getConfiguration('sltrain.defaults');
+  const out: Partial<PlanOptions> = {};
+  const method = c.get<string | null>('method');
+  if (method && (METHODS as readonly string[]).includes(method)) out.method = method as Method;
+  const num = (key: 'rank' | 'delta' | 'alpha'): void => {
+    const v = c.get<number | null>(key);
+    if (typeof v === 'number' && v > 0) out[key] = v;
+  };
+  num('rank');
+  num('delta');
+  num('alpha');
+  const optimizer = c.get<string | null>('optimizer');
+  if (optimizer === 'adamw' || optimizer === 'adam8bit') out.optimizer = optimizer satisfies Optimizer;
+  const precision = c.get<string | null>('precision');
+  if (precision === 'bf16' || precision === 'fp32' || precision === 'mixed') out.precision = precision satisfies Precision;
+  const perLayer = c.get<boolean | null>('perLayer');
+  if (typeof perLayer === 'boolean') out.perLayer = perLayer;
+  return out;
+}
