@@ -1,0 +1,108 @@
+// The planner page: builds the layout once, then renders every snapshot the host sends. It computes no
+// memory figures itself; it only turns the host's PlanResults into controls, a chart and a table.
+import type { ChartMode, HostToPage, PlannerSnapshot } from '../../src/shared/protocol/planner';
+import { readChartTheme, watchChartTheme } from '../chartTheme';
+import { button, radioGroup, registerComponents } from '../ui/components';
+import { createChart } from './chart';
+import { buildControls } from './controls';
+import { renderProblems, renderTable, renderVerdict } from './table';
+import { vscodeApi } from './vscodeApi';
+
+registerComponents();
+
+const app = document.getElementById('app') ?? document.body;
+let snapshot: PlannerSnapshot | undefined;
+let chartMode: ChartMode = vscodeApi.getState()?.chartMode ?? 'peak';
+
+function el<K extends keyof HTMLElementTagNameMap>(tag: K, className: string, text?: string): HTMLElementTagNameMap[K] {
+  const e = document.createElement(tag);
+  e.className = className;
+  if (text !== undefined) e.textContent = text;
+  return e;
+}
+
+const header = el('header', 'header');
+const title = el('h1', 'title', 'SLTrain plan');
+const source = el('span', 'source');
+const change = button('change-config', 'Change config…', 'secondary');
+change.onClick(() => vscodeApi.postMessage({ type: 'pickConfig' }));
+const titleBox = el('div', 'title-box');
+titleBox.append(title, source);
+header.append(titleBox, change.element);
+
+const problems = el('section', 'problems');
+problems.setAttribute('role', 'alert');
+problems.hidden = true;
+
+const controls = buildControls((options) => vscodeApi.postMessage({ type: 'setOptions', options }));
+
+const verdict = el('p', 'verdict');
+verdict.setAttribute('aria-live', 'polite');
+
+const mode = radioGroup('chart-mode', 'Chart', [
+  { value: 'peak', label: 'Real peak (max_memory_allocated)' },
+  { value: 'estimate', label: "Papers' estimate (weights + optimizer)" },
+]);
+mode.set(chartMode);
+const canvas = el('canvas', 'chart');
+canvas.setAttribute('role', 'img');
+const chartBox = el('div', 'chart-box');
+chartBox.appendChild(canvas);
+const chart = createChart(canvas, readChartTheme());
+
+const table = el('table', 'numbers');
+table.setAttribute('aria-label', 'Parameters and memory per method');
+
+const launch = button('launch', 'Launch with these settings');
+launch.onClick(() => vscodeApi.postMessage({ type: 'launch' }));
+const footer = el('footer', 'footer');
+footer.appendChild(launch.element);
+
+const results = el('section', 'results');
+results.append(verdict, mode.element, chartBox, table);
+app.append(header, problems, controls.element, results, footer);
+
+function describeChart(s: PlannerSnapshot): string {
+  const what = chartMode === 'peak' ? 'Peak memory' : "Papers' memory estimate";
+  return `${what} per method, stacked by component, for ${s.source.label}.`;
+}
+
+function persist(): void {
+  if (snapshot) vscodeApi.setState({ source: snapshot.source, options: snapshot.options, chartMode });
+}
+
+/** Renders one snapshot; synchronous, so a test can time it. */
+function render(s: PlannerSnapshot): void {
+  snapshot = s;
+  source.textContent = s.source.label;
+  source.title = s.source.kind === 'file' ? s.source.uri : `Bundled preset ${s.source.preset}`;
+  renderProblems(problems, s.problems, s.stale, (line, column) =>
+    vscodeApi.postMessage({ type: 'revealProblem', line, column }));
+  controls.update(s.options, s.gpus);
+  results.classList.toggle('stale', s.stale);
+  results.hidden = s.results.length === 0;
+  renderVerdict(verdict, s.results, s.options);
+  renderTable(table, s.results, s.options.method);
+  canvas.setAttribute('aria-label', describeChart(s));
+  chart.render(s.results, chartMode, s.options.gpuMemoryBytes);
+  launch.element.hidden = s.launch.state === 'hidden';
+  launch.setDisabled(s.launch.state !== 'enabled');
+  launch.element.title = s.launch.reason ?? `Launch ${s.options.method} with the options above`;
+  app.classList.add('ready');
+  persist();
+}
+
+mode.onChange((v) => {
+  chartMode = v === 'estimate' ? 'estimate' : 'peak';
+  if (snapshot) render(snapshot);
+});
+
+watchChartTheme((theme) => chart.applyTheme(theme));
+
+window.addEventListener('message', (event: MessageEvent<HostToPage>) => {
+  const msg = event.data;
+  if (msg.type === 'snapshot') render(msg.snapshot);
+});
+
+// Only now can the host's first post be received.
+vscodeApi.postMessage({ type: 'ready' });
