@@ -1,0 +1,104 @@
+// One SSH connection with the few operations the backends need. Every stream consumes both stdout and
+// stderr (an unread channel stalls), and every error ends up as an SshError with a user message.
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { Client } from 'ssh2';
+import type { ClientChannel, SFTPWrapper } from 'ssh2';
+import type { HostSpec } from '../runs/types';
+import { planAuth } from './auth';
+import type { SshDeps } from './deps';
+import { SshError, mapSshError } from './errors';
+import { createHostKeyCheck } from './hostKeys';
+
+export interface ExecResult {
+  /** undefined: the channel closed without exit status (the protocol makes it optional). */
+  code: number | undefined;
+  stdout: string;
+  stderr: string;
+}
+
+export interface SshSession {
+  readonly where: string;
+  exec(script: string): Promise<ExecResult>;
+  /** Runs `script`, handing stdout bytes over as they come; resolves with the exit code on close. */
+  stream(script: string, onStdout: (chunk: Buffer) => void, signal?: AbortSignal): Promise<ExecResult>;
+  sftp(): Promise<SFTPWrapper>;
+  /** Resolves once the connection is gone (dropped or ended). */
+  readonly closed: Promise<void>;
+  end(): void;
+}
+
+export function describeHost(host: HostSpec): string {
+  return `${host.user}@${host.host}:${host.port}`;
+}
+
+export function connectSsh(host: HostSpec, deps: SshDeps): Promise<SshSession> {
+  const home = deps.homeDir ?? homedir();
+  const where = describeHost(host);
+  const files = deps.knownHostsFiles ?? [join(home, '.ssh', 'known_hosts')];
+  const check = createHostKeyCheck(host, files, deps.consent, deps.logger);
+  const auth = planAuth(host, deps.secrets, home, deps.agentSocket ?? process.env.SSH_AUTH_SOCK);
+  const client = new Client();
+  let markClosed = (): void => undefined;
+  const closed = new Promise<void>((resolve) => { markClosed = resolve; });
+  client.on('close', () => markClosed());
+
+  const openChannel = (script: string): Promise<ClientChannel> => new Promise((resolve, reject) => {
+    client.exec(script, (err, ch) => (err ? reject(mapSshError(err, where, [])) : resolve(ch)));
+  });
+
+  const stream = async (script: string, onStdout: (chunk: Buffer) => void, signal?: AbortSignal): Promise<ExecResult> => {
+    const ch = await openChannel(script);
+    return new Promise((resolve, reject) => {
+      const err: Buffer[] = [];
+      let code: number | undefined;
+      const onAbort = (): void => { ch.close(); };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      ch.on('data', onStdout);
+      ch.stderr.on('data', (b: Buffer) => err.push(b));
+      ch.on('exit', (c: number | null) => { code = c ?? undefined; });
+      const dropped = (): void => reject(new SshError('dropped', `Connection to ${where} dropped.`));
+      client.once('close', dropped);
+      ch.on('close', () => {
+        signal?.removeEventListener('abort', onAbort);
+        client.removeListener('close', dropped);
+        resolve({ code, stdout: '', stderr: Buffer.concat(err).toString('utf8') });
+      });
+    });
+  };
+
+  const session: SshSession = {
+    where,
+    closed,
+    stream,
+    exec: async (script) => {
+      const out: Buffer[] = [];
+      const r = await stream(script, (b) => out.push(b));
+      return { ...r, stdout: Buffer.concat(out).toString('utf8') };
+    },
+    sftp: () => new Promise((resolve, reject) => {
+      client.sftp((err, s) => (err ? reject(mapSshError(err, where, [])) : resolve(s)));
+    }),
+    end: () => client.end(),
+  };
+
+  return new Promise((resolve, reject) => {
+    let settled = false;
+    client.on('ready', () => { settled = true; resolve(session); });
+    client.on('error', (err: Error) => {
+      if (settled) { deps.logger.warn(`ssh ${where}: ${err.message}`); return; }
+      settled = true;
+      reject(check.refusal() ?? mapSshError(err, where, auth.notes));
+    });
+    client.connect({
+      host: host.host,
+      port: host.port,
+      username: host.user,
+      authHandler: auth.handler,
+      hostVerifier: check.verifier,
+      keepaliveInterval: (deps.keepaliveSeconds ?? 10) * 1000,
+      keepaliveCountMax: 3,
+      readyTimeout: 20_000,
+    });
+  });
+}

@@ -1,0 +1,77 @@
+// Per-host preparation shared by the single-host and multi-node backends: resolve the work directory,
+// make sure the engine copy is there, pick and check the Python, then start a detached job.
+import { posix } from 'node:path';
+import type { HostSpec } from '../runs/types';
+import type { SshSession } from './connection';
+import type { SshDeps } from './deps';
+import { ensureEngine } from './engineUpload';
+import { SshError } from './errors';
+import { checkHost } from './hostCheck';
+import type { HostReport } from './hostCheck';
+import { shQuote } from './quote';
+import { launchScript } from './remoteScripts';
+import type { RemoteCommand } from './remoteScripts';
+
+export interface PreparedHost {
+  workDir: string;
+  engineCopy: string;
+  python: string;
+  report: HostReport;
+}
+
+/** `~`-relative work directories become absolute once, so later paths need no shell expansion. */
+export async function resolveWorkDir(session: SshSession, workDir: string | undefined): Promise<string> {
+  const wd = workDir ?? '~/.sltrain';
+  if (wd !== '~' && !wd.startsWith('~/')) return wd;
+  const home = (await session.exec('printf "%s" "$HOME"')).stdout;
+  if (!home.startsWith('/')) throw new SshError('remote', `Cannot find the home directory on ${session.where}.`);
+  return wd === '~' ? home : posix.join(home, wd.slice(2));
+}
+
+/** The engine venv this product creates (<workDir>/venv) when present, else python3 on PATH. */
+async function choosePython(session: SshSession, host: HostSpec, workDir: string): Promise<string> {
+  if (host.python) return host.python;
+  const venv = posix.join(workDir, 'venv', 'bin', 'python');
+  const r = await session.exec(`test -x ${shQuote(venv)} && echo venv; true`);
+  return r.stdout.trim() === 'venv' ? venv : 'python3';
+}
+
+export async function prepareHost(session: SshSession, host: HostSpec, deps: SshDeps,
+  reports: Map<string, HostReport>): Promise<PreparedHost> {
+  const workDir = await resolveWorkDir(session, host.workDir);
+  const engineCopy = await ensureEngine(session, deps.engineDir, workDir, deps.logger);
+  const python = await choosePython(session, host, workDir);
+  const key = `${session.where} ${python}`;
+  let report = reports.get(key);
+  if (!report) {
+    report = await checkHost(session, python);
+    const gpus = report.gpus.map((g) => `${g.name} ${(g.memoryBytes / 2 ** 30).toFixed(0)} GiB`).join(', ') || 'no GPU';
+    deps.logger.info(`${host.name}: Python ${report.pythonVersion ?? '?'}, torch ${report.torchVersion ?? 'missing'}, `
+      + `CUDA ${report.cudaAvailable ? report.cudaVersion ?? 'yes' : 'unavailable'}, ${gpus}`);
+    if (report.problems.length > 0) throw new SshError('remote', `${host.name} is not ready: ${report.problems.join(' ')}`);
+    reports.set(key, report);
+  }
+  return { workDir, engineCopy, python, report };
+}
+
+/** Starts the detached job; returns its pid (= process-group id). */
+export async function startDetached(session: SshSession, dir: string, cmd: RemoteCommand): Promise<number> {
+  const r = await session.exec(launchScript(dir, cmd));
+  const pid = Number(r.stdout.trim().split('\n').pop());
+  if (r.code === 90) throw new SshError('remote', `Cannot create the run directory ${dir} on ${session.where}: ${r.stderr.trim()}`);
+  if (!Number.isInteger(pid) || pid <= 0) {
+    throw new SshError('remote', `The run did not start on ${session.where}: ${r.stderr.trim() || 'no pid recorded'}`);
+  }
+  return pid;
+}
+
+export function engineEnv(engineCopy: string, runName: string): Record<string, string> {
+  // PYTHONUNBUFFERED: otherwise the log arrives in bursts. The run name travels as data, never as code.
+  return { PYTHONPATH: engineCopy, PYTHONUNBUFFERED: '1', SLTRAIN_RUN_NAME: runName };
+}
+
+export function checkRunId(id: string): void {
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/.test(id)) {
+    throw new Error(`Invalid run id "${id}": use letters, digits, ".", "_" and "-".`);
+  }
+}

@@ -1,0 +1,146 @@
+// Multi-node launch: one detached torchrun per host (static rendezvous on the first host's address),
+// events followed from rank 0's node, every node stopped together, and a failing node named with its
+// host and last log lines.
+import { posix } from 'node:path';
+import type { HostSpec, LaunchSpec, RunBackend, RunRecord, RunStatus } from '../runs/types';
+import type { SshSession } from './connection';
+import type { SshDeps } from './deps';
+import { SshError } from './errors';
+import { followRemote, sleep } from './follow';
+import type { HostReport } from './hostCheck';
+import { checkRunId, engineEnv, prepareHost, resolveWorkDir, startDetached } from './hostSession';
+import { shQuote } from './quote';
+import { logTailScript, stateScript, stopScript } from './remoteScripts';
+import { EVENTS_FILE, localRunDir, withSession } from './runHelpers';
+import { parseRemoteState } from './runState';
+import type { RemoteState } from './runState';
+
+const WATCH_MS = 3000;
+
+export interface NodeState extends RemoteState {
+  rank: number;
+  host: string;
+  lastLog: string;
+}
+
+function nodes(record: RunRecord): { hosts: HostSpec[]; nproc: number } {
+  if (record.target.kind !== 'multinode') throw new Error(`Run ${record.id} is not a multi-node run.`);
+  return { hosts: record.target.hosts, nproc: record.target.nprocPerNode };
+}
+
+async function nodeDir(session: SshSession, host: HostSpec, id: string, rank: number): Promise<string> {
+  return posix.join(await resolveWorkDir(session, host.workDir), 'runs', id, `node${rank}`);
+}
+
+/** A free TCP port on the first host, asked of the host itself (the rendezvous binds there). */
+async function freePort(session: SshSession, python: string): Promise<number> {
+  const code = 'import socket; s=socket.socket(); s.bind(("", 0)); print(s.getsockname()[1])';
+  const port = Number((await session.exec(`${shQuote(python)} -c ${shQuote(code)}`)).stdout.trim());
+  if (!Number.isInteger(port) || port <= 0) throw new SshError('remote', `Cannot pick a rendezvous port on ${session.where}.`);
+  return port;
+}
+
+export async function nodeStates(record: RunRecord, deps: SshDeps, logLines = 20): Promise<NodeState[]> {
+  const { hosts } = nodes(record);
+  return Promise.all(hosts.map((host, rank) => withSession(host, deps, async (s) => {
+    const dir = await nodeDir(s, host, record.id, rank);
+    const state = parseRemoteState((await s.exec(stateScript(dir, EVENTS_FILE))).stdout);
+    const lastLog = state.status === 'failed' ? (await s.exec(logTailScript(dir, logLines))).stdout : '';
+    return { ...state, rank, host: host.name, lastLog };
+  })));
+}
+
+export function describeNodeFailure(n: NodeState): string {
+  return `Node ${n.rank} (${n.host}) failed${n.exitCode !== undefined ? ` with exit code ${n.exitCode}` : ''}. `
+    + `Last log lines:\n${n.lastLog.trimEnd() || '(empty log)'}`;
+}
+
+/** Any failed node fails the run (the others would only wait for it until a timeout). */
+export function combineNodeStates(states: NodeState[]): RunStatus {
+  if (states.some((n) => n.status === 'failed')) return 'failed';
+  if (states.some((n) => n.status === 'running')) return 'running';
+  if (states.some((n) => n.status === 'stopped')) return 'stopped';
+  if (states.every((n) => n.status === 'completed')) return 'completed';
+  return 'unknown';
+}
+
+async function watchOtherNodes(record: RunRecord, deps: SshDeps, signal: AbortSignal): Promise<void> {
+  const reported = new Set<number>();
+  while (!signal.aborted) {
+    await sleep(WATCH_MS, signal);
+    if (signal.aborted) return;
+    try {
+      for (const n of await nodeStates(record, deps)) {
+        if (n.status === 'failed' && !reported.has(n.rank)) {
+          reported.add(n.rank);
+          deps.logger.error(describeNodeFailure(n));
+        }
+      }
+    } catch (err) {
+      deps.logger.warn(`Cannot check the other nodes: ${(err as Error).message}`);
+    }
+  }
+}
+
+export function createMultiNodeOps(deps: SshDeps): RunBackend {
+  const reports = new Map<string, HostReport>();
+  const stopAll = (record: RunRecord, graceMs: number): Promise<unknown> =>
+    Promise.all(nodes(record).hosts.map((host, rank) => withSession(host, deps, async (s) =>
+      s.exec(stopScript(await nodeDir(s, host, record.id, rank), graceMs)))));
+  return {
+    async launch(spec: LaunchSpec): Promise<RunRecord> {
+      checkRunId(spec.id);
+      if (spec.target.kind !== 'multinode' || spec.target.hosts.length < 1) throw new Error('A multi-node launch needs hosts.');
+      const { hosts, nprocPerNode } = spec.target;
+      const record: RunRecord = {
+        id: spec.id, name: spec.name, target: spec.target, engineArgs: spec.engineArgs, dir: '',
+        localDir: localRunDir(deps, spec.id), createdAt: Date.now(), status: 'starting',
+        ...(spec.predictedPeakBytes !== undefined ? { predictedPeakBytes: spec.predictedPeakBytes } : {}),
+      };
+      let masterPort = 0;
+      // Prepare every node first: a host without torch must fail the launch before any node starts.
+      const prepared = await Promise.all(hosts.map((host, rank) => withSession(host, deps, async (s) => {
+        const prep = await prepareHost(s, host, deps, reports);
+        if (rank === 0) masterPort = await freePort(s, prep.python);
+        return prep;
+      })));
+      try {
+        const pids = await Promise.all(hosts.map((host, rank) => withSession(host, deps, async (s) => {
+          const prep = prepared[rank];
+          const dir = posix.join(prep.workDir, 'runs', spec.id, `node${rank}`);
+          const argv = [prep.python, '-m', 'torch.distributed.run', '--nnodes', String(hosts.length),
+            '--node-rank', String(rank), '--nproc-per-node', String(nprocPerNode), '--master-addr', hosts[0].host,
+            '--master-port', String(masterPort), '-m', 'sltrain.train', ...spec.engineArgs, '--out', dir];
+          const pid = await startDetached(s, dir, { argv, env: engineEnv(prep.engineCopy, spec.name) });
+          if (rank === 0) record.dir = dir;
+          return pid;
+        }).catch((err: Error) => { throw new SshError('remote', `Node ${rank} (${host.name}): ${err.message}`); })));
+        deps.logger.info(`Started ${spec.name} on ${hosts.length} nodes (rendezvous ${hosts[0].host}:${masterPort}).`);
+        return { ...record, pid: pids[0], pgid: pids[0], status: 'running' };
+      } catch (err) {
+        await stopAll(record, 0).catch(() => undefined);
+        throw err;
+      }
+    },
+    async follow(record, offset, onBytes, signal): Promise<void> {
+      const { hosts } = nodes(record);
+      const watcher = new AbortController();
+      const stopWatch = (): void => watcher.abort();
+      signal.addEventListener('abort', stopWatch, { once: true });
+      const watching = hosts.length > 1 ? watchOtherNodes(record, deps, watcher.signal) : Promise.resolve();
+      try {
+        await followRemote({ host: hosts[0], dir: record.dir, file: EVENTS_FILE }, offset, onBytes, signal, deps);
+      } finally {
+        watcher.abort();
+        signal.removeEventListener('abort', stopWatch);
+        await watching;
+      }
+    },
+    async status(record): Promise<RunStatus> {
+      return combineNodeStates(await nodeStates(record, deps, 0));
+    },
+    async stop(record, graceMs): Promise<void> {
+      await stopAll(record, graceMs);
+    },
+  };
+}

@@ -1,0 +1,24 @@
+// Small helpers shared by the SSH and multi-node backends.
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import type { HostSpec } from '../runs/types';
+import { connectSsh } from './connection';
+import type { SshSession } from './connection';
+import type { SshDeps } from './deps';
+
+export const EVENTS_FILE = 'events.jsonl';
+
+/** One short-lived connection per operation: nothing to go stale between calls. */
+export async function withSession<T>(host: HostSpec, deps: SshDeps, fn: (s: SshSession) => Promise<T>): Promise<T> {
+  const session = await connectSsh(host, deps);
+  try {
+    return await fn(session);
+  } finally {
+    session.end();
+  }
+}
+
+/** Where the local mirror of a remote run's events lives unless the run store chooses otherwise. */
+export function localRunDir(deps: SshDeps, id: string): string {
+  return join(deps.homeDir ?? homedir(), '.sltrain', 'runs', id);
+}
