@@ -38,7 +38,7 @@ export function launchScript(dir: string, cmd: RemoteCommand): string {
  * -F survives the file not existing yet; --pid ends tail with the job so no tail outlives it.
  */
 export function followScript(dir: string, file: string, offset: number): string {
-  return `cd ${shQuote(dir)} && exec tail -c +${offset + 1} -F -s 0.2 --pid="$(cat pgid)" ${shQuote(file)} 2>/dev/null`;
+  return `cd ${shQuote(dir)} && exec tail -c +${offset + 1} -F -s 0.1 --pid="$(cat pgid)" ${shQuote(file)} 2>/dev/null`;
 }
 
 /** Plain read of whatever tail -F may have missed between its last poll and the job's exit. */
@@ -67,7 +67,9 @@ export function stopScript(dir: string, graceMs: number): string {
     'touch stop_requested; P="$(cat pgid)"',
     'kill -TERM -- "-$P" 2>/dev/null || exit 0',
     `i=0; while kill -0 -- "-$P" 2>/dev/null && [ $i -lt ${tenths} ]; do sleep 0.1; i=$((i+1)); done`,
-    'kill -KILL -- "-$P" 2>/dev/null; true',
+    'kill -KILL -- "-$P" 2>/dev/null',
+    // Killed processes linger as zombies until reaped; report "gone" only once they are.
+    'i=0; while kill -0 -- "-$P" 2>/dev/null && [ $i -lt 50 ]; do sleep 0.1; i=$((i+1)); done; true',
   ].join('\n');
 }
 
