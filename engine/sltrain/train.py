@@ -31,6 +31,7 @@ from .events import EventLog, Progress
 from .measure import param_counts
 from .methods import build_model
 from .optim import build_optimizer
+from .relora import relora_lr_multiplier, relora_reset
 from .schedule import lr_at
 from .tokenizer import load_tokenizer
 
@@ -120,8 +121,12 @@ class Trainer:
 
     def lr(self, step: int) -> float:
         c = self.cfg
-        lr = lr_at(step, peak=c.lr, warmup=c.warmup, total=c.steps, min_ratio=c.min_lr_ratio)
-        return lr * relora_lr_factor(step, c) if c.method == "relora" else lr
+        if c.method == "relora":  # the jagged schedule: a short re-warmup after every merge
+            return c.lr * relora_lr_multiplier(step, total_steps=c.steps, warmup=c.warmup,
+                                               reset_every=c.relora_reset_every,
+                                               restart_warmup=min(50, max(1, c.relora_reset_every // 4)),
+                                               min_ratio=c.min_lr_ratio)
+        return lr_at(step, peak=c.lr, warmup=c.warmup, total=c.steps, min_ratio=c.min_lr_ratio)
 
     def train_step(self) -> tuple[float, float | None, int]:
         """One optimizer update over grad_accum micro-batches; returns (loss, grad_norm, tokens).
@@ -208,8 +213,8 @@ class Trainer:
                 self.log.emit("error", message=msg, code="diverged")
                 return EXIT_DIVERGED, "failed"
             progress.update(self.step, loss, lr)
-            if c.method == "relora" and self.step % c.relora_reset_every == 0 and self.step < c.steps:
-                relora_reset(self.model, self.opt, self.step)
+            if c.method == "relora" and self.step < c.steps:
+                relora_reset(self.model, self.opt, self.step, reset_every=c.relora_reset_every)
             last = self.step == c.steps
             if c.eval_every and (self.step % c.eval_every == 0 or last):
                 self.evaluate()
