@@ -117,7 +117,8 @@ class GaLoreAdamW8bit(torch.optim.Optimizer):
         for group in self.param_groups:
             common = dict(betas=group["betas"], eps=group["eps"])
             if group["rank"] is None:
-                groups.append(dict(params=list(group["params"]), lr=group["lr"], weight_decay=group["weight_decay"], **common))
+                groups.append(dict(params=list(group["params"]), lr=group["lr"],
+                                   weight_decay=group["weight_decay"], **common))
                 continue
             lows = [self.state[p]["lowrank_buffer"] for p in group["params"]]
             groups.append(dict(params=lows, lr=1.0, weight_decay=0.0, **common))
@@ -143,7 +144,7 @@ class GaLoreAdamW8bit(torch.optim.Optimizer):
                 buf.grad = low_grad
         if self.inner is None:
             self._build_inner()
-        for group, inner_group in zip(self.param_groups, self.inner.param_groups):
+        for group, inner_group in zip(self.param_groups, self.inner.param_groups, strict=True):
             if group["rank"] is None:
                 inner_group["lr"], inner_group["weight_decay"] = group["lr"], group["weight_decay"]
         self.inner.step()

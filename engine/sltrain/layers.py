@@ -193,8 +193,9 @@ class SLTrainLinear(nn.Module):
         self.B.zero_()
         if self.values is not None:
             self.values.uniform_(-bound, bound)
-            support = sample_support(self.out_features, self.in_features, self.nnz, self.support_seed, self.indices.dtype)
-            self.indices.copy_(support)
+            self.indices.copy_(sample_support(
+                self.out_features, self.in_features, self.nnz, self.support_seed, self.indices.dtype
+            ))
 
     def _factored(self, x: Tensor) -> bool:
         return self.path == "factored" or (self.path == "auto" and x.device.type == "cpu")

@@ -27,7 +27,9 @@ def _factored_linear(name: str, lin: nn.Linear, method_cfg: MethodConfig, seed: 
     )
 
 
-def convert(model: LlamaForCausalLM, method_cfg: MethodConfig, seed: int, *, device=None, dtype=None) -> LlamaForCausalLM:
+def convert(
+    model: LlamaForCausalLM, method_cfg: MethodConfig, seed: int, *, device=None, dtype=None
+) -> LlamaForCausalLM:
     """Replace q,k,v,o,gate,up,down of every block in place (identity for full and galore).
 
     Each new layer's support seed derives from (seed, its module name), never from construction
@@ -60,7 +62,9 @@ def _materialize(model: LlamaForCausalLM, device) -> None:
         model.lm_head.weight = model.model.embed_tokens.weight
 
 
-def build_model(model_cfg: LlamaConfig, method_cfg: MethodConfig, *, seed: int, device=None, dtype=None) -> LlamaForCausalLM:
+def build_model(
+    model_cfg: LlamaConfig, method_cfg: MethodConfig, *, seed: int, device=None, dtype=None
+) -> LlamaForCausalLM:
     """The model of a method, built in its final form without materialising replaced dense linears.
 
     Seeds torch's global RNG with `seed` for the dense parts. device="meta" builds an

@@ -1,7 +1,7 @@
 """LLaMA decoder (Touvron et al. 2023), numerically interchangeable with transformers' LlamaForCausalLM.
 
 Parameter names match Hugging Face so a dense state dict loads there directly. B = batch,
-T = sequence length, C = hidden size, H / Hkv = query / key-value heads, D = head dim, V = vocab.
+T = sequence length, C = hidden size, F = intermediate size, H / Hkv = query / key-value heads, D = head dim, V = vocab.
 """
 
 from __future__ import annotations
@@ -75,13 +75,13 @@ class MLP(nn.Module):
 
     def __init__(self, cfg: LlamaConfig):
         super().__init__()
-        C, I = cfg.hidden_size, cfg.intermediate_size
-        self.gate_proj = nn.Linear(C, I, bias=False)
-        self.up_proj = nn.Linear(C, I, bias=False)
-        self.down_proj = nn.Linear(I, C, bias=False)
+        C, F_ = cfg.hidden_size, cfg.intermediate_size
+        self.gate_proj = nn.Linear(C, F_, bias=False)
+        self.up_proj = nn.Linear(C, F_, bias=False)
+        self.down_proj = nn.Linear(F_, C, bias=False)
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.down_proj(F.silu(self.gate_proj(x)) * self.up_proj(x))  # (B, T, I) -> (B, T, C)
+        return self.down_proj(F.silu(self.gate_proj(x)) * self.up_proj(x))  # (B, T, F) -> (B, T, C)
 
 
 class DecoderLayer(nn.Module):

@@ -95,7 +95,7 @@ class OptimizerBundle:
                 "optimizer checkpoint does not match this run (per-layer mode or parameter set differs); "
                 "resume with the same --method, --optimizer and --per-layer settings"
             )
-        for opt, s in zip(self.optimizers, sd["optimizers"]):
+        for opt, s in zip(self.optimizers, sd["optimizers"], strict=True):
             opt.load_state_dict(s)
 
     def remove_hooks(self) -> None:

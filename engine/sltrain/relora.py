@@ -59,7 +59,9 @@ def _optimizers(optimizer) -> list[torch.optim.Optimizer]:
 
 
 @torch.no_grad()
-def relora_reset(model: nn.Module, optimizer, step: int, *, reset_every: int = 1000, prune_ratio: float = 0.999) -> bool:
+def relora_reset(
+    model: nn.Module, optimizer, step: int, *, reset_every: int = 1000, prune_ratio: float = 0.999
+) -> bool:
     """Call after every optimizer update with `step` = updates done so far (1-based).
 
     On multiples of `reset_every`: merge and re-initialise every adaptor, prune its Adam moments
