@@ -1,0 +1,30 @@
+// Synthetic run data shaped like the engine's: a decaying noisy loss, warmup + cosine lr.
+import { emptyEvalColumns, emptyStepColumns, type EvalColumns, type RunMeta, type RunSnapshot, type StepColumns } from '../../src/shared/protocol/runview';
+
+export function stepColumns(from: number, to: number, seed = 1, t0 = 1.7e9): StepColumns {
+  const c = emptyStepColumns();
+  for (let s = from; s <= to; s++) {
+    const noise = Math.sin(s * 12.9898 * seed) * 43758.5453;
+    c.step.push(s);
+    c.loss.push(2.2 + 8 * Math.exp(-s / (300 * seed)) + 0.15 * (noise - Math.floor(noise)));
+    c.lr.push(s < 100 ? (3e-3 * s) / 100 : 3e-4 + 1.35e-3 * (1 + Math.cos((Math.PI * s) / 200_000)));
+    c.tokensPerS.push(52_000 + 3000 * Math.sin(s / 50));
+    c.memPeakBytes.push(5.1e9 + 2e8 * Math.min(1, s / 50));
+    c.stepTimeS.push(0.31);
+    c.time.push(t0 + s * 0.31);
+  }
+  return c;
+}
+
+export function evalColumns(every: number, to: number, seed = 1): EvalColumns {
+  const c = emptyEvalColumns();
+  for (let s = every; s <= to; s += every) {
+    c.step.push(s);
+    c.loss.push(2.3 + 8 * Math.exp(-s / (300 * seed)));
+  }
+  return c;
+}
+
+export function snapshot(meta: RunMeta, steps: number, seed = 1): RunSnapshot {
+  return { meta, steps: stepColumns(1, steps, seed), evals: evalColumns(Math.max(1, Math.floor(steps / 10)), steps, seed) };
+}

@@ -1,0 +1,66 @@
+// Loads media/runview.js into headless Chromium as VS Code would: a dark theme's --vscode-* variables,
+// a stub acquireVsCodeApi() that records what the page posts, messages delivered as window 'message'.
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import type { HostToRunView, RunViewToHost } from '../../src/shared/protocol/runview';
+
+const ROOT = resolve(__dirname, '../../..');
+
+// Values of VS Code's Dark Modern theme for the variables the page and the chart theme read.
+const DARK_THEME = `
+  --vscode-foreground: #cccccc; --vscode-descriptionForeground: #9d9d9d; --vscode-editor-background: #1f1f1f;
+  --vscode-font-family: system-ui, sans-serif; --vscode-font-size: 13px; --vscode-charts-foreground: #cccccc;
+  --vscode-charts-lines: rgba(204, 204, 204, 0.2); --vscode-charts-blue: #3794ff; --vscode-charts-orange: #d18616;
+  --vscode-charts-green: #89d185; --vscode-charts-purple: #b180d7; --vscode-charts-yellow: #cca700; --vscode-charts-red: #f14c4c;
+  --vscode-badge-background: #616161; --vscode-badge-foreground: #f8f8f8; --vscode-errorForeground: #f85149;
+  --vscode-button-background: #0078d4; --vscode-button-foreground: #ffffff; --vscode-button-secondaryBackground: #313131;
+  --vscode-button-secondaryForeground: #cccccc; --vscode-panel-border: #2b2b2b; --vscode-sideBar-background: #181818;
+  --vscode-inputValidation-errorBackground: #5a1d1d; --vscode-inputValidation-errorBorder: #be1100; --vscode-focusBorder: #0078d4;`;
+
+// What VS Code injects: acquireVsCodeApi(); here it records posts and keeps state on window.
+const STUB = `window.posted = []; window.acquireVsCodeApi = () => ({
+  postMessage: (m) => window.posted.push(m), getState: () => window.savedState, setState: (s) => { window.savedState = s; } });`;
+
+export const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+  '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+
+export async function launchBrowser(): Promise<Browser> {
+  return chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', args: CHROMIUM_ARGS });
+}
+
+export async function openRunView(browser: Browser): Promise<Page> {
+  const page = await browser.newPage({ viewport: { width: 1200, height: 800 } });
+  page.on('pageerror', (e) => console.error(`page error: ${e.message}`));
+  const css = readFileSync(resolve(ROOT, 'media/runview.css'), 'utf8');
+  await page.setContent(`<!DOCTYPE html><html><head><style>body {${DARK_THEME}} ${css}</style></head>
+    <body class="vscode-dark"><main id="app"></main><script>${STUB}</script></body></html>`);
+  await page.addScriptTag({ content: readFileSync(resolve(ROOT, 'media/runview.js'), 'utf8') });
+  return page;
+}
+
+export async function posted(page: Page): Promise<RunViewToHost[]> {
+  return page.evaluate(() => (window as unknown as { posted: RunViewToHost[] }).posted);
+}
+
+export async function send(page: Page, msg: HostToRunView): Promise<void> {
+  await page.evaluate((m) => window.postMessage(m, '*'), msg);
+}
+
+export interface Debug {
+  lastRenderMs: number;
+  lastMessageToDrawnMs: number;
+  renders: number;
+  points: number;
+  lastRenderAt: number;
+}
+
+export async function debugInfo(page: Page): Promise<Debug> {
+  return page.evaluate(() => (window as unknown as { runviewDebug: Debug }).runviewDebug);
+}
+
+/** Waits until the page has redrawn more than `renders` times. */
+export async function waitForRender(page: Page, renders: number): Promise<Debug> {
+  await page.waitForFunction((n) => (window as unknown as { runviewDebug: Debug }).runviewDebug.renders > n, renders);
+  return debugInfo(page);
+}

@@ -1,0 +1,20 @@
+// Number formatting for the run view's header and axes.
+
+export function formatEta(seconds: number | undefined): string {
+  if (seconds === undefined || !Number.isFinite(seconds)) return '';
+  const s = Math.round(seconds);
+  const h = Math.floor(s / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  const r = s % 60;
+  return h > 0 ? `${h}h ${String(m).padStart(2, '0')}m` : `${m}:${String(r).padStart(2, '0')}`;
+}
+
+export function formatGiB(bytes: number): string {
+  return `${(bytes / 2 ** 30).toFixed(bytes >= 10 * 2 ** 30 ? 0 : 2)} GiB`;
+}
+
+export function formatCompact(n: number): string {
+  const a = Math.abs(n);
+  if (a !== 0 && (a < 1e-3 || a >= 1e5)) return n.toExponential(1);
+  return String(Number(n.toPrecision(3)));
+}
