@@ -29,7 +29,7 @@ export function createSshBackend(deps: SshDeps): RunBackend {
         const prep = await prepareHost(session, host, deps, reports);
         const dir = posix.join(prep.workDir, 'runs', spec.id);
         const argv = [prep.python, '-m', 'sltrain.train', ...spec.engineArgs, '--out', dir];
-        const pid = await startDetached(session, dir, { argv, env: engineEnv(prep.engineCopy, spec.name) });
+        const pid = await startDetached(session, dir, { argv, env: engineEnv(deps, prep.engineCopy, spec.name) });
         deps.logger.info(`Started ${spec.name} on ${host.name} (pid ${pid}) in ${dir}`);
         return {
           id: spec.id, name: spec.name, target: spec.target, engineArgs: spec.engineArgs, dir,

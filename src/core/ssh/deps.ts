@@ -51,6 +51,11 @@ export interface SshDeps {
   agentSocket?: string;
   /** GPU readings while a run is followed; sampling is off when absent. */
   samples?: (sample: GpuSample) => void;
+  /**
+   * Extra environment for every remote run, e.g. NCCL_SOCKET_IFNAME / GLOO_SOCKET_IFNAME to pin the
+   * network interface multi-node traffic uses. Exported by the launch script (sshd ignores `env`).
+   */
+  runEnv?: Record<string, string>;
   /** Seconds between keepalive probes (default 10); a dead link is noticed after 3 missed ones. */
   keepaliveSeconds?: number;
 }

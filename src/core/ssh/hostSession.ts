@@ -65,9 +65,9 @@ export async function startDetached(session: SshSession, dir: string, cmd: Remot
   return pid;
 }
 
-export function engineEnv(engineCopy: string, runName: string): Record<string, string> {
+export function engineEnv(deps: SshDeps, engineCopy: string, runName: string): Record<string, string> {
   // PYTHONUNBUFFERED: otherwise the log arrives in bursts. The run name travels as data, never as code.
-  return { PYTHONPATH: engineCopy, PYTHONUNBUFFERED: '1', SLTRAIN_RUN_NAME: runName };
+  return { ...deps.runEnv, PYTHONPATH: engineCopy, PYTHONUNBUFFERED: '1', SLTRAIN_RUN_NAME: runName };
 }
 
 export function checkRunId(id: string): void {

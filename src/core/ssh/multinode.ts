@@ -111,7 +111,7 @@ export function createMultiNodeOps(deps: SshDeps): RunBackend {
           const argv = [prep.python, '-m', 'torch.distributed.run', '--nnodes', String(hosts.length),
             '--node-rank', String(rank), '--nproc-per-node', String(nprocPerNode), '--master-addr', hosts[0].host,
             '--master-port', String(masterPort), '-m', 'sltrain.train', ...spec.engineArgs, '--out', dir];
-          const pid = await startDetached(s, dir, { argv, env: engineEnv(prep.engineCopy, spec.name) });
+          const pid = await startDetached(s, dir, { argv, env: engineEnv(deps, prep.engineCopy, spec.name) });
           if (rank === 0) record.dir = dir;
           return pid;
         }).catch((err: Error) => { throw new SshError('remote', `Node ${rank} (${host.name}): ${err.message}`); })));
