@@ -134,3 +134,39 @@ def test_8bit_variant_tracks_the_fp32_one_and_resumes():
     _run(opt8, b, more)
     _run(opt_c, c, more)
     torch.testing.assert_close(b, c)
+
+
+def test_rank_one_column_equals_torch_adamw_exactly():
+    # For an (m, 1) weight the full-rank projector is ±1, so GaLore at scale 1 is plain AdamW.
+    grads = _grads((6, 1), 5)
+    w0 = torch.randn(6, 1, dtype=torch.float64)
+    a, b = torch.nn.Parameter(w0.clone()), torch.nn.Parameter(w0.clone())
+    _run(GaLoreAdamW([{"params": [a], "rank": 1, "update_proj_gap": 2, "scale": 1.0}], **HP), a, grads)
+    _run(torch.optim.AdamW([b], foreach=False, **HP), b, grads)
+    torch.testing.assert_close(a, b, atol=1e-6, rtol=0)
+
+
+def test_state_bytes_count_low_rank_moments_projector_and_step():
+    from sltrain.config import LlamaConfig, MethodConfig
+    from sltrain.methods import build_model
+    from sltrain.optim import build_optimizer, optimizer_state_bytes
+
+    cfg = LlamaConfig(hidden_size=16, intermediate_size=24, num_attention_heads=2, num_key_value_heads=1,
+                      num_hidden_layers=1, vocab_size=11)
+    mc = MethodConfig(method="galore", rank=4)
+    model = build_model(cfg, mc, seed=0)
+    bundle = build_optimizer(model, mc, lr=1e-3)
+    ids = torch.randint(11, (2, 5))
+    model(ids, ids)[1].backward()
+    bundle.step()
+    expected = 0
+    for name, p in model.named_parameters():
+        if p.dim() == 2 and ".layers." in name:
+            m, n = p.shape
+            r = 4
+            moments = 2 * (m * r if m >= n else r * n)
+            projector = r * n if m >= n else m * r
+            expected += (moments + projector) * 4 + 4
+        else:
+            expected += 2 * p.numel() * 4 + 4
+    assert optimizer_state_bytes(bundle) == expected

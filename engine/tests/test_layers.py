@@ -161,3 +161,21 @@ def test_relora_forward_merge_and_reinit():
     layer.merge_and_reinit()
     torch.testing.assert_close(layer(x), y)
     assert torch.all(layer.B == 0) and not torch.equal(layer.A, A_before)
+
+
+def test_layer_bench_smoke_runs(tmp_path):
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    out = tmp_path / "bench.json"
+    script = Path(__file__).resolve().parents[1] / "bench" / "layer_bench.py"
+    subprocess.run([sys.executable, str(script), "--smoke", "--device", "cpu", "--out", str(out)],
+                   check=True, capture_output=True, timeout=120)
+    rows = json.loads(out.read_text())["results"]
+    assert {(r["method"], r["path"]) for r in rows} == {
+        ("dense", "-"), ("lowrank", "dense"), ("lowrank", "factored"), ("sltrain", "dense"), ("sltrain", "factored")
+    }
+    # Same activation memory as a dense layer: only x is kept beyond the parameters.
+    assert len({r["saved_bytes"] for r in rows}) == 1
