@@ -6,7 +6,8 @@ autograd keeps only x and the factors (A, B, values, indices). Two numerically e
 - "dense": the reference algorithm. Forward and backward rebuild W transiently and use dense
   matmuls; G_values is the dense G_W gathered at the support.
 - "factored": x·(sA)ᵀ·Bᵀ plus a CSR sparse product for S, and G_values as a sampled dense-dense
-  product on the support only. About 5× less compute at delta 0.03 (bench/layer_bench.py).
+  product on the support only. About 7× fewer FLOPs at 2048², r 128, delta 0.03; measured
+  1.4-2.5× faster fwd+bwd on a 2-core CPU (bench/results/layer_bench_cpu.json).
 
 "auto" picks "factored" on the CPU, where it is measured faster, and "dense" elsewhere (cuBLAS dense
 matmuls are what the paper measured). CPU sparse kernels lack bf16/fp16, so there the sparse products
@@ -85,8 +86,9 @@ def _sparse_dtype(t: Tensor) -> torch.dtype:
 
 def _csr(values: Tensor, indices: Tensor, shape: tuple[int, int], dtype: torch.dtype) -> Tensor:
     out_f, in_f = shape
-    bounds = torch.arange(out_f + 1, device=indices.device, dtype=torch.int64) * in_f
-    crow = torch.searchsorted(indices.to(torch.int64), bounds).to(indices.dtype)  # (out+1,)
+    # Row r's entries are the sorted flat indices in [r·in, (r+1)·in); bounds fit the index dtype.
+    bounds = torch.arange(out_f + 1, device=indices.device, dtype=indices.dtype) * in_f
+    crow = torch.searchsorted(indices, bounds, out_int32=indices.dtype == torch.int32)  # (out+1,)
     cols = indices % in_f  # (nnz,)
     return torch.sparse_csr_tensor(crow, cols, values.to(dtype), shape, check_invariants=False)
 

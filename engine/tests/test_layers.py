@@ -81,11 +81,17 @@ def test_no_dense_tensor_saved_for_backward(path):
 
 
 @pytest.mark.parametrize("path", PATHS)
-def test_paths_agree_and_weight_dense(path):
+@pytest.mark.parametrize("index_dtype", ["int32", "int64"])
+def test_paths_agree_and_weight_dense(path, index_dtype):
     torch.manual_seed(0)
-    layer = _layer(in_f=16, out_f=24, rank=4, delta=0.05, path=path, dtype=torch.float32)
-    x = torch.randn(2, 5, 16)
-    torch.testing.assert_close(layer(x), x @ _reference_weight(layer).T, atol=1e-5, rtol=1e-5)
+    layer = SLTrainLinear(16, 24, 4, 0.05, 8.0, support_seed=5, path=path, index_dtype=index_dtype)
+    with torch.no_grad():
+        layer.B.normal_()
+    x = torch.randn(2, 5, 16, requires_grad=True)
+    y = layer(x)
+    torch.testing.assert_close(y, x @ _reference_weight(layer).T, atol=1e-5, rtol=1e-5)
+    y.sum().backward()
+    assert layer.values.grad is not None and x.grad is not None
     torch.testing.assert_close(layer.weight_dense(), _reference_weight(layer))
 
 
