@@ -33,10 +33,14 @@ const FLAGS: Record<RunsCommand, Record<string, FlagSpec>> = {
 const out = (s: string): void => void process.stdout.write(`${s}\n`);
 const err = (s: string): void => void process.stderr.write(`${s}\n`);
 
-/** Runs dir: $SLTRAIN_RUNS_DIR, else .sltrain/runs under the current directory (as in a workspace). */
+/**
+ * Runs dir: $SLTRAIN_RUNS_DIR, else .sltrain/runs under the current directory (as in a workspace).
+ * Engine: $SLTRAIN_ENGINE, else engine/ of the installed package; Python: $SLTRAIN_PYTHON first.
+ */
 function context(python: string): BackendContext {
   const productDir = process.env.SLTRAIN_HOME ?? findProductDir(__dirname) ?? process.cwd();
-  return { runsDir: resolve(process.env.SLTRAIN_RUNS_DIR ?? join('.sltrain', 'runs')), python, productDir };
+  const engineDir = process.env.SLTRAIN_ENGINE ?? join(productDir, 'engine');
+  return { runsDir: resolve(process.env.SLTRAIN_RUNS_DIR ?? join('.sltrain', 'runs')), python, engineDir };
 }
 
 export async function runRunsCommand(cmd: RunsCommand, argv: string[]): Promise<number> {
@@ -109,8 +113,8 @@ async function launch(flags: Map<string, string | number | boolean>, engineArgs:
   let python = 'python3';
   const probeCtx = context(python);
   if (target.kind === 'local') {
-    const candidates = pythonCandidates({ setting: process.env.SLTRAIN_PYTHON, productDir: probeCtx.productDir });
-    const report = await checkEnvironment(systemCommandRunner, candidates, join(probeCtx.productDir, 'engine'));
+    const candidates = pythonCandidates({ setting: process.env.SLTRAIN_PYTHON, engineDir: probeCtx.engineDir });
+    const report = await checkEnvironment(systemCommandRunner, candidates, probeCtx.engineDir);
     for (const issue of report.issues) err(`${issue.severity}: ${issue.message}`);
     if (report.issues.some((i) => i.severity === 'error') || !report.python) return 1;
     python = report.python;

@@ -9,9 +9,9 @@ function runner(byPython: Record<string, CommandResult>): CommandRunner {
 const ok = (o: object): CommandResult => ({ code: 0, stdout: `${JSON.stringify(o)}\n`, stderr: '' });
 
 test('candidates: setting, Python extension, bundled venv, python3, without duplicates', () => {
-  assert.deepEqual(pythonCandidates({ setting: '/s/py', pythonExtension: '/s/py', productDir: '/ext' }),
+  assert.deepEqual(pythonCandidates({ setting: '/s/py', pythonExtension: '/s/py', engineDir: '/ext/engine' }),
     ['/s/py', '/ext/engine/.venv/bin/python', 'python3']);
-  assert.deepEqual(pythonCandidates({ setting: '', productDir: '/ext' }), ['/ext/engine/.venv/bin/python', 'python3']);
+  assert.deepEqual(pythonCandidates({ setting: '', engineDir: '/ext/engine' }), ['/ext/engine/.venv/bin/python', 'python3']);
 });
 
 test('no python at all → an error with the venv fix', async () => {

@@ -28,13 +28,13 @@ function quantile(xs: number[], q: number): number {
 }
 
 async function setup(): Promise<{ store: RunStore; backend: ReturnType<typeof createLocalBackend> }> {
-  const candidates = pythonCandidates({ setting: process.env.SLTRAIN_PYTHON, productDir: ROOT });
+  const candidates = pythonCandidates({ setting: process.env.SLTRAIN_PYTHON, engineDir: join(ROOT, 'engine') });
   const report = await checkEnvironment(systemCommandRunner, candidates, join(ROOT, 'engine'));
   const errors = report.issues.filter((i) => i.severity === 'error');
   assert.deepEqual(errors, [], 'the engine environment must be ready (run .ci setup: engine/.venv with torch)');
   assert.ok(report.python);
   const store = new RunStore(await mkdtemp(join(tmpdir(), 'sltrain-int-')));
-  return { store, backend: createLocalBackend({ runsDir: store.root, python: report.python, productDir: ROOT }) };
+  return { store, backend: createLocalBackend({ runsDir: store.root, python: report.python, engineDir: join(ROOT, 'engine') }) };
 }
 
 async function waitForStep(rec: RunRecord, timeoutMs: number): Promise<void> {

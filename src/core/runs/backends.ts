@@ -1,8 +1,8 @@
 // Which backend serves a run: this machine, or the SSH / multi-node backends (src/core/ssh/backend.ts,
 // owned separately and loaded only when present so local launch never depends on it).
-import { join } from 'node:path';
 import { LocalBackend } from './localBackend';
 import { withPythonPath } from './environment';
+import type { HostKeyConsent, Logger, SecretStore, SshDeps } from '../ssh/deps';
 import type { RunBackend, RunTarget } from './types';
 
 export interface BackendContext {
@@ -10,22 +10,23 @@ export interface BackendContext {
   runsDir: string;
   /** Interpreter for local runs (already checked by the environment probe). */
   python: string;
-  /** Folder that holds engine/ (put on PYTHONPATH so an uninstalled engine still runs). */
-  productDir: string;
+  /** The engine folder (holds sltrain/); put on PYTHONPATH so an uninstalled engine still runs. */
+  engineDir: string;
+  /** What remote backends ask of their host (VS Code prompts, or the CLI's refusals); CLI defaults when absent. */
+  remote?: { secrets: SecretStore; consent: HostKeyConsent; logger: Logger };
 }
 
 export function createLocalBackend(ctx: BackendContext): LocalBackend {
-  const engineDir = join(ctx.productDir, 'engine');
   return new LocalBackend({
     runsDir: ctx.runsDir,
     command: [ctx.python, '-m', 'sltrain.train'],
-    env: { PYTHONPATH: withPythonPath(engineDir, process.env.PYTHONPATH) },
+    env: { PYTHONPATH: withPythonPath(ctx.engineDir, process.env.PYTHONPATH) },
   });
 }
 
 export class RemoteUnavailableError extends Error {}
 
-type Factory = (target: RunTarget, ctx: BackendContext) => RunBackend;
+type Factory = (deps: SshDeps) => RunBackend;
 
 /** The SSH module's factories, if that module is part of this build. */
 function loadRemoteFactory(kind: 'ssh' | 'multinode'): Factory | undefined {
@@ -50,5 +51,21 @@ export function backendFor(target: RunTarget, ctx: BackendContext): RunBackend {
       `Remote launch is not available in this build (no ${target.kind === 'ssh' ? 'SSH' : 'multi-node'} backend). Launch on this machine instead.`,
     );
   }
-  return factory(target, ctx);
+  return factory({ ...(ctx.remote ?? cliRemoteDeps()), engineDir: ctx.engineDir, localRunsDir: ctx.runsDir });
+}
+
+/** Without an editor: no stored secrets (keys come from the agent or files) and no interactive consent. */
+function cliRemoteDeps(): { secrets: SecretStore; consent: HostKeyConsent; logger: Logger } {
+  const write = (level: string) => (m: string): void => void process.stderr.write(`${level}${m}\n`);
+  return {
+    secrets: { get: async () => undefined },
+    consent: {
+      confirm: async (p) => {
+        process.stderr.write(`Unknown host key for ${p.host}:${p.port} (${p.keyType} ${p.fingerprint}). ` +
+          `Verify it and add it to ${p.knownHostsFile} (e.g. ssh ${p.host} once), then launch again.\n`);
+        return false;
+      },
+    },
+    logger: { info: write(''), warn: write('warning: '), error: write('error: ') },
+  };
 }

@@ -41,13 +41,13 @@ export interface PythonSources {
   setting?: string;
   /** The Python extension's selected interpreter, when that extension is installed. */
   pythonExtension?: string;
-  /** Folder that holds engine/ (the extension's folder, or the repository for the CLI). */
-  productDir: string;
+  /** The engine folder (holds sltrain/ and, once created, .venv/). */
+  engineDir: string;
 }
 
 /** Interpreters to try, in order of the user's intent: setting, Python extension, bundled venv, python3. */
 export function pythonCandidates(sources: PythonSources): string[] {
-  const list = [sources.setting, sources.pythonExtension, join(sources.productDir, 'engine', '.venv', 'bin', 'python'), 'python3'];
+  const list = [sources.setting, sources.pythonExtension, join(sources.engineDir, '.venv', 'bin', 'python'), 'python3'];
   return list.filter((p, i): p is string => p !== undefined && p.trim() !== '' && list.indexOf(p) === i);
 }
 

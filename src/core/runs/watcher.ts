@@ -1,0 +1,157 @@
+// Keeps one RunModel per run of interest, fed by a follower, for every view of the same run (run view,
+// tree, status bar). On activation `reattach()` finds the runs still going in the store and follows
+// them; each follower starts at byte 0 of events.jsonl (this process has no earlier state) and then
+// continues from the offset of its last complete line, so nothing is lost or repeated.
+import { followRun } from './follower';
+import { RunModel, type ModelDelta } from './runModel';
+import type { RunStore } from './store';
+import type { RunBackend, RunRecord, RunStatus } from './types';
+
+export interface RunUpdate {
+  id: string;
+  delta: ModelDelta;
+  /** Events written after this watcher started following (drives notifications; history does not). */
+  live: boolean;
+}
+
+interface Watched {
+  record: RunRecord;
+  model: RunModel;
+  offset: number;
+  abort: AbortController;
+  done: Promise<void>;
+}
+
+type Listener<T> = (value: T) => void;
+
+const TERMINAL: readonly RunStatus[] = ['completed', 'failed', 'stopped'];
+
+export class RunWatcher {
+  private readonly watched = new Map<string, Watched>();
+  private readonly updateListeners = new Set<Listener<RunUpdate>>();
+  private readonly changeListeners = new Set<Listener<void>>();
+
+  constructor(
+    readonly store: RunStore,
+    private readonly backendFor: (record: RunRecord) => RunBackend,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  onUpdate(listener: Listener<RunUpdate>): () => void {
+    this.updateListeners.add(listener);
+    return () => this.updateListeners.delete(listener);
+  }
+
+  /** Runs added, removed or changed status. */
+  onChange(listener: Listener<void>): () => void {
+    this.changeListeners.add(listener);
+    return () => this.changeListeners.delete(listener);
+  }
+
+  /** Refreshes every stored run's status and follows those still running. */
+  async reattach(): Promise<RunRecord[]> {
+    const records = await this.store.list();
+    const out: RunRecord[] = [];
+    for (const r of records) {
+      const status = await this.refreshStatus(r);
+      out.push({ ...r, status });
+      if (status === 'running') this.watch({ ...r, status });
+    }
+    this.fireChange();
+    return out;
+  }
+
+  /** Follows a run (idempotent) and returns its model; a finished run is read once to its end. */
+  watch(record: RunRecord): RunModel {
+    const existing = this.watched.get(record.id);
+    if (existing) return existing.model;
+    const model = new RunModel({
+      id: record.id, name: record.name, status: record.status,
+      ...(record.predictedPeakBytes !== undefined ? { predictedPeakBytes: record.predictedPeakBytes } : {}),
+    });
+    const abort = new AbortController();
+    const since = this.now() / 1000 - 1;
+    const w: Watched = { record, model, offset: 0, abort, done: Promise.resolve() };
+    this.watched.set(record.id, w);
+    const backend = this.backendFor(record);
+    w.done = followRun(backend, record, 0, (events, offset) => {
+      w.offset = offset;
+      const delta = model.apply(events);
+      const live = events.some((e) => e.time >= since);
+      for (const l of this.updateListeners) l({ id: record.id, delta, live });
+    }, abort.signal).then(async () => {
+      if (abort.signal.aborted) return;
+      const status = await this.refreshStatus(record);
+      if (model.meta.status !== status) {
+        model.meta.status = status;
+        for (const l of this.updateListeners) l({ id: record.id, delta: { ...emptyDelta(), metaChanged: true }, live: false });
+      }
+      this.fireChange();
+    }, () => this.fireChange());
+    return model;
+  }
+
+  model(id: string): RunModel | undefined {
+    return this.watched.get(id)?.model;
+  }
+
+  /** Byte offset just after the last complete line received for a run (for tests and diagnostics). */
+  offset(id: string): number | undefined {
+    return this.watched.get(id)?.offset;
+  }
+
+  /** Resolves when the run's follower has returned (the run ended or was unwatched). */
+  async settled(id: string): Promise<void> {
+    await this.watched.get(id)?.done;
+  }
+
+  unwatch(id: string): void {
+    const w = this.watched.get(id);
+    if (!w) return;
+    w.abort.abort();
+    this.watched.delete(id);
+  }
+
+  async stop(record: RunRecord, graceMs: number): Promise<RunStatus> {
+    await this.backendFor(record).stop(record, graceMs);
+    const status = await this.refreshStatus(record);
+    this.fireChange();
+    return status;
+  }
+
+  async delete(id: string): Promise<void> {
+    this.unwatch(id);
+    await this.store.delete(id);
+    this.fireChange();
+  }
+
+  /** Asks the backend and saves the record when its status moved; never throws. */
+  async refreshStatus(record: RunRecord): Promise<RunStatus> {
+    if (TERMINAL.includes(record.status)) return record.status;
+    let status: RunStatus;
+    try {
+      status = await this.backendFor(record).status(record);
+    } catch {
+      return record.status;
+    }
+    if (status !== record.status) await this.store.save({ ...record, status }).catch(() => undefined);
+    return status;
+  }
+
+  fireChange(): void {
+    for (const l of this.changeListeners) l();
+  }
+
+  dispose(): void {
+    for (const id of [...this.watched.keys()]) this.unwatch(id);
+    this.updateListeners.clear();
+    this.changeListeners.clear();
+  }
+}
+
+function emptyDelta(): ModelDelta {
+  return {
+    steps: { step: [], loss: [], lr: [], tokensPerS: [], memPeakBytes: [], stepTimeS: [], time: [] },
+    evals: { step: [], loss: [] }, metaChanged: false,
+  };
+}

@@ -1,0 +1,131 @@
+// The one run-view panel: shows one run or several overlaid. The page posts `ready` on every load
+// (first open, and again after being hidden, since we do not retain its context); each `ready` gets
+// a full snapshot, then only appends/meta for the runs on show.
+import { randomBytes } from 'node:crypto';
+import * as vscode from 'vscode';
+import type { HostToRunView, RunViewToHost } from '../../shared/protocol/runview';
+import type { RunWatcher } from '../../core/runs/watcher';
+import { runViewHtml } from './html';
+
+export const RUN_VIEW_TYPE = 'sltrain.runView';
+
+function isPageMessage(m: unknown): m is RunViewToHost {
+  if (typeof m !== 'object' || m === null) return false;
+  const t = (m as { type?: unknown }).type;
+  const id = (m as { runId?: unknown }).runId;
+  return t === 'ready' || ((t === 'stop' || t === 'revealRun') && typeof id === 'string');
+}
+
+export class RunViewPanel {
+  private static current: RunViewPanel | undefined;
+  private readonly disposables: vscode.Disposable[] = [];
+  private ready = false;
+
+  /** Shows the panel with `ids` (replacing what it showed, or adding to it to compare). */
+  static async show(context: vscode.ExtensionContext, watcher: RunWatcher, ids: string[], mode: 'replace' | 'add'): Promise<void> {
+    await Promise.all(ids.map(async (id) => {
+      const record = await watcher.store.get(id);
+      if (record) watcher.watch(record);
+    }));
+    const existing = RunViewPanel.current;
+    if (existing) {
+      existing.ids = mode === 'add' ? [...new Set([...existing.ids, ...ids])] : ids;
+      existing.panel.reveal();
+      existing.sendSnapshot();
+      return;
+    }
+    const panel = vscode.window.createWebviewPanel(RUN_VIEW_TYPE, 'SLTrain run', vscode.ViewColumn.Active, {
+      enableScripts: true,
+      localResourceRoots: [vscode.Uri.joinPath(context.extensionUri, 'media')],
+    });
+    RunViewPanel.current = new RunViewPanel(panel, context, watcher, ids);
+  }
+
+  /** After a window reload: the serializer hands back the panel and the page's saved state. */
+  static async revive(panel: vscode.WebviewPanel, context: vscode.ExtensionContext, watcher: RunWatcher, ids: string[]): Promise<void> {
+    for (const id of ids) {
+      const record = await watcher.store.get(id);
+      if (record) watcher.watch(record);
+    }
+    RunViewPanel.current?.panel.dispose();
+    RunViewPanel.current = new RunViewPanel(panel, context, watcher, ids);
+  }
+
+  private constructor(
+    private readonly panel: vscode.WebviewPanel,
+    private readonly context: vscode.ExtensionContext,
+    private readonly watcher: RunWatcher,
+    private ids: string[],
+  ) {
+    panel.webview.options = { enableScripts: true, localResourceRoots: [vscode.Uri.joinPath(context.extensionUri, 'media')] };
+    panel.iconPath = vscode.Uri.joinPath(context.extensionUri, 'media', 'sltrain.png');
+    panel.webview.html = this.html();
+    this.updateTitle();
+    this.disposables.push(
+      panel.onDidDispose(() => this.dispose()),
+      panel.webview.onDidReceiveMessage((m: unknown) => this.onMessage(m)),
+      // Hidden → the page is torn down; it posts `ready` again when shown.
+      panel.onDidChangeViewState(() => {
+        if (!panel.visible) this.ready = false;
+      }),
+    );
+    const unsubscribe = watcher.onUpdate((u) => {
+      if (!this.ready || !this.ids.includes(u.id)) return;
+      const model = watcher.model(u.id);
+      if (u.delta.steps.step.length > 0 || u.delta.evals.step.length > 0) {
+        this.post({ type: 'append', runId: u.id, steps: u.delta.steps, evals: u.delta.evals });
+      }
+      if (u.delta.metaChanged && model) this.post({ type: 'meta', meta: { ...model.meta } });
+    });
+    this.disposables.push({ dispose: unsubscribe });
+  }
+
+  private html(): string {
+    const media = (f: string): string => this.panel.webview.asWebviewUri(vscode.Uri.joinPath(this.context.extensionUri, 'media', f)).toString();
+    return runViewHtml({
+      cspSource: this.panel.webview.cspSource, scriptUri: media('runview.js'), styleUri: media('runview.css'),
+      nonce: randomBytes(18).toString('base64'),
+    });
+  }
+
+  private updateTitle(): void {
+    const names = this.ids.map((id) => this.watcher.model(id)?.meta.name ?? id);
+    this.panel.title = names.length === 1 ? `Run: ${names[0]}` : `Runs: ${names.length} compared`;
+  }
+
+  private sendSnapshot(): void {
+    this.updateTitle();
+    if (!this.ready) return;
+    const runs = this.ids.flatMap((id) => {
+      const model = this.watcher.model(id);
+      return model ? [model.snapshot()] : [];
+    });
+    this.post({ type: 'snapshot', runs });
+  }
+
+  private post(message: HostToRunView): void {
+    void this.panel.webview.postMessage(message);
+  }
+
+  private onMessage(m: unknown): void {
+    if (!isPageMessage(m)) return;
+    switch (m.type) {
+      case 'ready':
+        this.ready = true;
+        this.sendSnapshot();
+        break;
+      case 'stop':
+        void vscode.commands.executeCommand('sltrain.stopRun', m.runId);
+        break;
+      case 'revealRun':
+        void vscode.commands.executeCommand('sltrain.revealRun', m.runId);
+        break;
+    }
+  }
+
+  dispose(): void {
+    if (RunViewPanel.current === this) RunViewPanel.current = undefined;
+    for (const d of this.disposables.splice(0)) d.dispose();
+    this.panel.dispose();
+  }
+}
