@@ -116,3 +116,16 @@ def test_bad_options(monkeypatch):
     monkeypatch.setattr(torch.distributed, "get_world_size", lambda: 2)
     with pytest.raises(ConfigError, match="--per-layer cannot be combined with multi-GPU"):
         build_optimizer(model, MethodConfig(), lr=1e-3, per_layer=True)
+
+
+def test_per_layer_adam8bit_matches_whole_model_adam8bit():
+    pytest.importorskip("bitsandbytes")
+    mc = MethodConfig(method="full")
+    ref = build_model(TINY, mc, seed=0)
+    per = build_model(TINY, mc, seed=0)
+    ref_opt = build_optimizer(ref, mc, optimizer="adam8bit", lr=1e-2)
+    per_opt = build_optimizer(per, mc, optimizer="adam8bit", lr=1e-2, per_layer=True)
+    _train(ref, ref_opt, 2, 2)
+    _train(per, per_opt, 2, 2)
+    for (n, a), (_, b) in zip(ref.named_parameters(), per.named_parameters()):
+        torch.testing.assert_close(a, b, msg=n)
