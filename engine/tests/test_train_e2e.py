@@ -14,8 +14,9 @@ from sltrain import train
 from sltrain.schedule import lr_at
 
 ENGINE = Path(__file__).resolve().parents[1]
-# Small and fast: the debug preset at sequence 64, 4 sequences per micro-batch, 2 threads.
-SMALL = ["--batch-size", "4", "--seq-len", "64", "--eval-batches", "2", "--num-threads", "2"]
+# Small and fast: the debug preset at sequence 64, 4 sequences per micro-batch, one thread (no
+# oversubscription when a subprocess and pytest share two cores).
+SMALL = ["--batch-size", "4", "--seq-len", "64", "--eval-batches", "2", "--num-threads", "1"]
 COMMON = {"v", "event", "time", "rank"}
 FIELDS = {
     "start": {"config", "params", "device", "world_size"},
