@@ -84,14 +84,20 @@ def run(cases, device: str, reps: int) -> list[dict]:
             if isinstance(layer, SLTrainLinear):
                 with torch.no_grad():
                     layer.B.normal_(0, 0.02)
-            rows.append(dict(
-                case=label, method=name, path=path, device=device, dtype=str(dtype).removeprefix("torch."),
-                tokens=tokens, fwd_bwd_ms=round(1e3 * _time_fwd_bwd(layer, x, gy, reps), 3),
-                saved_bytes=_saved_bytes(layer, x),
-                param_bytes=sum(p.numel() * p.element_size() for p in layer.parameters()),
-                buffer_bytes=sum(b.numel() * b.element_size() for b in layer.buffers()),
-            ))
-            print(_fmt(rows[-1]), flush=True)
+            row = dict(case=label, method=name, path=path, device=device,
+                       dtype=str(dtype).removeprefix("torch."), tokens=tokens)
+            try:
+                row.update(
+                    fwd_bwd_ms=round(1e3 * _time_fwd_bwd(layer, x, gy, reps), 3),
+                    saved_bytes=_saved_bytes(layer, x),
+                    param_bytes=sum(p.numel() * p.element_size() for p in layer.parameters()),
+                    buffer_bytes=sum(b.numel() * b.element_size() for b in layer.buffers()),
+                )
+                print(_fmt(row), flush=True)
+            except RuntimeError as e:  # e.g. a sparse kernel missing on this backend: record it, go on
+                row["error"] = str(e).splitlines()[0]
+                print(f"{label:<26} {device:<5} {name:<8} {path:<9} failed: {row['error']}", flush=True)
+            rows.append(row)
             del layer
     return rows
 

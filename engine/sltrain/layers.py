@@ -10,8 +10,8 @@ autograd keeps only x and the factors (A, B, values, indices). Two numerically e
   1.4-2.5× faster fwd+bwd on a 2-core CPU (bench/results/layer_bench_cpu.json).
 
 "auto" picks "factored" on the CPU, where it is measured faster, and "dense" elsewhere (cuBLAS dense
-matmuls are what the paper measured). CPU sparse kernels lack bf16/fp16, so there the sparse products
-run in fp32 and are cast back.
+matmuls are what the paper measured). Sparse kernels lack bf16/fp16 on the CPU (and not all exist on
+CUDA), so for half types the sparse products run in fp32 and are cast back.
 """
 
 from __future__ import annotations
@@ -78,10 +78,8 @@ def _dense_weight(A: Tensor, B: Tensor, values: Tensor | None, indices: Tensor |
 
 
 def _sparse_dtype(t: Tensor) -> torch.dtype:
-    # CPU CSR kernels exist for fp32/fp64 only.
-    if t.device.type == "cpu" and t.dtype not in (torch.float32, torch.float64):
-        return torch.float32
-    return t.dtype
+    # CSR matmul and SDDMM kernels are not available for half types on every backend (none on CPU).
+    return t.dtype if t.dtype in (torch.float32, torch.float64) else torch.float32
 
 
 def _csr(values: Tensor, indices: Tensor, shape: tuple[int, int], dtype: torch.dtype) -> Tensor:
