@@ -14,7 +14,7 @@ import { PASSPHRASE, fixtureEngine, knownHostsEntry, makeWorld } from './harness
 import type { World } from './harness/world';
 
 let w: World;
-before(async () => { w = await makeWorld(); });
+before(async () => { w = await makeWorld(2); });
 after(async () => { await w.close(); });
 
 const deps = (o: { accept?: boolean; secrets?: Record<string, string>; agentSocket?: string; knownHosts?: string } = {}): ReturnType<typeof testDeps> =>
@@ -107,4 +107,21 @@ test('changed host key: refused with a warning, consent is not even asked', asyn
 
 test('connection refused maps to a user message', async () => {
   await rejects(whoami(deps(), w.host(0, { port: 1 })), 'refused', /Connection refused by root@127\.0\.0\.1:1/);
+});
+
+test('ProxyJump from ~/.ssh/config: the second sshd reached through the first', async () => {
+  writeFileSync(join(w.home, '.ssh', 'config'), `Host jumpbox\n  HostName 127.0.0.1\n  Port ${w.servers[0].port}\n`
+    + `  User root\n  IdentityFile ${w.clientKey}\n`);
+  try {
+    const s = await connectSsh(w.host(1, { proxyJump: 'jumpbox' }), deps());
+    try {
+      const [, , , port] = (await s.exec('echo $SSH_CONNECTION')).stdout.trim().split(' ');
+      assert.equal(Number(port), w.servers[1].port);
+      assert.equal(w.servers[0].connections(), 1, 'the jump host carries the connection');
+    } finally {
+      s.end();
+    }
+  } finally {
+    writeFileSync(join(w.home, '.ssh', 'config'), '');
+  }
 });

@@ -2,6 +2,7 @@
 // stderr (an unread channel stalls), and every error ends up as an SshError with a user message.
 import { homedir } from 'node:os';
 import { join } from 'node:path';
+import type { Duplex } from 'node:stream';
 import { Client } from 'ssh2';
 import type { ClientChannel, SFTPWrapper } from 'ssh2';
 import type { HostSpec } from '../runs/types';
@@ -9,6 +10,7 @@ import { planAuth } from './auth';
 import type { SshDeps } from './deps';
 import { SshError, mapSshError } from './errors';
 import { createHostKeyCheck } from './hostKeys';
+import { effectiveHost, resolveHost } from './sshConfig';
 
 export interface ExecResult {
   /** undefined: the channel closed without exit status (the protocol makes it optional). */
@@ -23,6 +25,8 @@ export interface SshSession {
   /** Runs `script`, handing stdout bytes over as they come; resolves with the exit code on close. */
   stream(script: string, onStdout: (chunk: Buffer) => void, signal?: AbortSignal): Promise<ExecResult>;
   sftp(): Promise<SFTPWrapper>;
+  /** A TCP stream to `toHost:toPort` opened from the remote side (for ProxyJump). */
+  forward(toHost: string, toPort: number): Promise<Duplex>;
   /** Resolves once the connection is gone (dropped or ended). */
   readonly closed: Promise<void>;
   end(): void;
@@ -32,8 +36,28 @@ export function describeHost(host: HostSpec): string {
   return `${host.user}@${host.host}:${host.port}`;
 }
 
-export function connectSsh(host: HostSpec, deps: SshDeps): Promise<SshSession> {
+/**
+ * Connects the way `ssh` would: ~/.ssh/config applied, through a ProxyJump host when one is set
+ * (a direct-tcpip channel on the jump connection carries the inner SSH session).
+ */
+export async function connectSsh(spec: HostSpec, deps: SshDeps): Promise<SshSession> {
   const home = deps.homeDir ?? homedir();
+  const host = effectiveHost(spec, home);
+  const jump = host.proxyJump?.split(',')[0].trim();
+  if (!jump || jump === 'none') return openSession(host, deps, home);
+  const jumpSession = await connectSsh(resolveHost({ name: jump }, home), deps);
+  try {
+    const sock = await jumpSession.forward(host.host, host.port);
+    const inner = await openSession(host, deps, home, sock);
+    void inner.closed.then(() => jumpSession.end());
+    return inner;
+  } catch (err) {
+    jumpSession.end();
+    throw err;
+  }
+}
+
+function openSession(host: HostSpec, deps: SshDeps, home: string, sock?: Duplex): Promise<SshSession> {
   const where = describeHost(host);
   const files = deps.knownHostsFiles ?? [join(home, '.ssh', 'known_hosts')];
   const check = createHostKeyCheck(host, files, deps.consent, deps.logger);
@@ -79,6 +103,11 @@ export function connectSsh(host: HostSpec, deps: SshDeps): Promise<SshSession> {
     sftp: () => new Promise((resolve, reject) => {
       client.sftp((err, s) => (err ? reject(mapSshError(err, where, [])) : resolve(s)));
     }),
+    forward: (toHost, toPort) => new Promise((resolve, reject) => {
+      client.forwardOut('127.0.0.1', 0, toHost, toPort, (err, ch) => (err
+        ? reject(new SshError('network', `${where} cannot reach ${toHost}:${toPort} as a jump host: ${err.message}`))
+        : resolve(ch)));
+    }),
     end: () => client.end(),
   };
 
@@ -99,6 +128,7 @@ export function connectSsh(host: HostSpec, deps: SshDeps): Promise<SshSession> {
       keepaliveInterval: (deps.keepaliveSeconds ?? 10) * 1000,
       keepaliveCountMax: 3,
       readyTimeout: 20_000,
+      ...(sock ? { sock } : {}),
     });
   });
 }

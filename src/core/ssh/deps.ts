@@ -43,6 +43,8 @@ export interface SshDeps {
   logger: Logger;
   /** Local engine package root (the folder holding `sltrain/`), uploaded to the host by content hash. */
   engineDir: string;
+  /** Local folder of run records and event mirrors (the run store's root). Default ~/.sltrain/runs. */
+  localRunsDir?: string;
   /** Defaults to os.homedir(); where ~/.ssh/config, known_hosts and default keys are looked up. */
   homeDir?: string;
   /** known_hosts files to read; new keys are appended to the first. Default ~/.ssh/known_hosts. */

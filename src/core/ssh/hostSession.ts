@@ -29,7 +29,7 @@ export async function resolveWorkDir(session: SshSession, workDir: string | unde
 }
 
 /** The engine venv this product creates (<workDir>/venv) when present, else python3 on PATH. */
-async function choosePython(session: SshSession, host: HostSpec, workDir: string): Promise<string> {
+export async function choosePython(session: SshSession, host: HostSpec, workDir: string): Promise<string> {
   if (host.python) return host.python;
   const venv = posix.join(workDir, 'venv', 'bin', 'python');
   const r = await session.exec(`test -x ${shQuote(venv)} && echo venv; true`);

@@ -20,5 +20,5 @@ export async function withSession<T>(host: HostSpec, deps: SshDeps, fn: (s: SshS
 
 /** Where the local mirror of a remote run's events lives unless the run store chooses otherwise. */
 export function localRunDir(deps: SshDeps, id: string): string {
-  return join(deps.homeDir ?? homedir(), '.sltrain', 'runs', id);
+  return join(deps.localRunsDir ?? join(deps.homeDir ?? homedir(), '.sltrain', 'runs'), id);
 }

@@ -52,7 +52,9 @@ export function parseDestination(dest: string): { user?: string; host: string; p
   const at = dest.lastIndexOf('@');
   const user = at >= 0 ? dest.slice(0, at) : undefined;
   const rest = at >= 0 ? dest.slice(at + 1) : dest;
-  const m = /^\[([^\]]+)\](?::(\d+))?$/.exec(rest) ?? /^([^:]+)(?::(\d+))?$/.exec(rest);
+  // A bare IPv6 address has several colons and no port; a port needs the [addr]:port form.
+  const m = /^\[([^\]]+)\](?::(\d+))?$/.exec(rest) ?? /^([^:]+)(?::(\d+))?$/.exec(rest)
+    ?? /^([0-9a-fA-F:.]*:[0-9a-fA-F:.]*:[0-9a-fA-F:.]*)()$/.exec(rest);
   if (!m) throw new Error(`Not a host: "${dest}". Use a ~/.ssh/config alias or user@host[:port].`);
   return { user: user || undefined, host: m[1], port: m[2] ? Number(m[2]) : undefined };
 }
@@ -83,5 +85,22 @@ export function resolveHost(input: HostInput, homeDir: string): HostSpec {
     ...(input.python ? { python: input.python } : {}),
     ...(input.workDir ? { workDir: input.workDir } : {}),
     ...(proxyJump ? { proxyJump } : {}),
+  };
+}
+
+/**
+ * Applies ~/.ssh/config to a HostSpec built elsewhere (settings, `--host`). Its port 22 and local user
+ * name are defaults filled in by the caller, so config values replace them, as with `ssh NAME`.
+ */
+export function effectiveHost(spec: HostSpec, homeDir: string): HostSpec {
+  const fromConfig = resolveHost({ name: spec.host }, homeDir);
+  const local = userInfo().username;
+  return {
+    ...spec,
+    host: fromConfig.host,
+    port: spec.port === 22 ? fromConfig.port : spec.port,
+    user: spec.user === local || spec.user === '' ? fromConfig.user : spec.user,
+    ...(spec.identityFile ?? fromConfig.identityFile ? { identityFile: spec.identityFile ?? fromConfig.identityFile } : {}),
+    ...(spec.proxyJump ?? fromConfig.proxyJump ? { proxyJump: spec.proxyJump ?? fromConfig.proxyJump } : {}),
   };
 }

@@ -12,6 +12,8 @@ export interface Sshd {
   pid: number;
   dir: string;
   hostKeyFile: string;
+  /** Number of live per-connection sshd children. */
+  connections(): number;
   /** SIGKILLs every per-connection sshd child of the listener; returns how many. */
   killConnections(): number;
   stop(): Promise<void>;
@@ -77,6 +79,7 @@ export async function startSshd(dir: string, authorizedKeys: string[]): Promise<
   const pid = Number(readFileSync(pidFile, 'utf8').trim());
   return {
     port, pid, dir, hostKeyFile,
+    connections: () => childrenOf(pid).length,
     killConnections: () => {
       const kids = childrenOf(pid);
       for (const k of kids) process.kill(k, 'SIGKILL');
