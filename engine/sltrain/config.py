@@ -104,6 +104,15 @@ def _int_field(raw: dict[str, Any], key: str, source: str, default: int | None =
     return v
 
 
+def _float_field(raw: dict[str, Any], key: str, source: str, default: float) -> float:
+    v = raw.get(key)
+    if v is None:
+        return default
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not v > 0:
+        raise ConfigError(f"{source}: field {key!r} must be a positive number, got {v!r}")
+    return float(v)
+
+
 def llama_config_from_dict(raw: dict[str, Any], source: str = "model config") -> LlamaConfig:
     """Validate Hugging Face config fields; every failure names the field."""
     model_type = raw.get("model_type", "llama")
@@ -130,14 +139,17 @@ def llama_config_from_dict(raw: dict[str, Any], source: str = "model config") ->
         raise ConfigError(f"{source}: rope_scaling is not supported; remove it or set it to null")
     if raw.get("attention_bias") or raw.get("mlp_bias"):
         raise ConfigError(f"{source}: attention_bias/mlp_bias are not supported; set them to false")
+    tie = raw.get("tie_word_embeddings", False)
+    if not isinstance(tie, bool):
+        raise ConfigError(f"{source}: field 'tie_word_embeddings' must be true or false, got {tie!r}")
     return LlamaConfig(
         **ints,
         num_key_value_heads=kv_heads,
         max_position_embeddings=_int_field(raw, "max_position_embeddings", source, default=2048),
-        rms_norm_eps=float(raw.get("rms_norm_eps", 1e-6)),
-        tie_word_embeddings=bool(raw.get("tie_word_embeddings", False)),
-        initializer_range=float(raw.get("initializer_range", 0.02)),
-        rope_theta=float(raw.get("rope_theta", 10000.0)),
+        rms_norm_eps=_float_field(raw, "rms_norm_eps", source, 1e-6),
+        tie_word_embeddings=tie,
+        initializer_range=_float_field(raw, "initializer_range", source, 0.02),
+        rope_theta=_float_field(raw, "rope_theta", source, 10000.0),
         bos_token_id=_int_field(raw, "bos_token_id", source, default=0),
         eos_token_id=_int_field(raw, "eos_token_id", source, default=1),
         pad_token_id=_int_field(raw, "pad_token_id", source, default=-1),

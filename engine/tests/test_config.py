@@ -46,6 +46,9 @@ def test_kv_heads_default_to_heads(tmp_path):
         ({"num_key_value_heads": 3}, r"num_key_value_heads \(3\) must divide num_attention_heads \(4\)"),
         ({"hidden_act": "gelu"}, "hidden_act 'gelu' is not supported"),
         ({"rope_scaling": {"type": "linear", "factor": 2.0}}, "rope_scaling is not supported"),
+        ({"rms_norm_eps": "tiny"}, "'rms_norm_eps' must be a positive number"),
+        ({"rope_theta": -1}, "'rope_theta' must be a positive number"),
+        ({"tie_word_embeddings": "false"}, "'tie_word_embeddings' must be true or false"),
     ],
 )
 def test_bad_config_fields(tmp_path, change, message):
