@@ -1,14 +1,22 @@
 // Synthetic run data shaped like the engine's: a decaying noisy loss, warmup + cosine lr.
 import { emptyEvalColumns, emptyStepColumns, type EvalColumns, type RunMeta, type RunSnapshot, type StepColumns } from '../../src/shared/protocol/runview';
 
+/** Deterministic white noise in [0, 1) per (step, seed): an integer hash, so appends match snapshots. */
+function noise(step: number, seed: number): number {
+  let h = Math.imul(step ^ Math.imul(seed * 1000, 0x9e3779b1), 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return (h >>> 0) / 4294967296;
+}
+
 export function stepColumns(from: number, to: number, seed = 1, t0 = 1.7e9): StepColumns {
   const c = emptyStepColumns();
   for (let s = from; s <= to; s++) {
-    const noise = Math.sin(s * 12.9898 * seed) * 43758.5453;
     c.step.push(s);
-    c.loss.push(2.2 + 8 * Math.exp(-s / (300 * seed)) + 0.15 * (noise - Math.floor(noise)));
+    c.loss.push(2.2 + 8 * Math.exp(-s / (300 * seed)) + 0.3 / (1 + s / 20_000) + 0.2 * noise(s, seed));
     c.lr.push(s < 100 ? (3e-3 * s) / 100 : 3e-4 + 1.35e-3 * (1 + Math.cos((Math.PI * s) / 200_000)));
-    c.tokensPerS.push(52_000 + 3000 * Math.sin(s / 50));
+    c.tokensPerS.push((52_000 - 9000 * (seed - 1)) * (0.97 + 0.06 * noise(s + 7, seed)));
     c.memPeakBytes.push(5.1e9 + 2e8 * Math.min(1, s / 50));
     c.stepTimeS.push(0.31);
     c.time.push(t0 + s * 0.31);

@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import type { HostToRunView, RunViewToHost } from '../../src/shared/protocol/runview';
+import { runViewHtml } from '../../src/extension/runs/html';
 
 const ROOT = resolve(__dirname, '../../..');
 
@@ -29,13 +30,32 @@ export async function launchBrowser(): Promise<Browser> {
   return chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', args: CHROMIUM_ARGS });
 }
 
+/** A made-up origin: requests to it are answered from the repository (the page's only source). */
+const ORIGIN = 'https://runview.test';
+
 export async function openRunView(browser: Browser): Promise<Page> {
   const page = await browser.newPage({ viewport: { width: 1200, height: 800 } });
   page.on('pageerror', (e) => console.error(`page error: ${e.message}`));
-  const css = readFileSync(resolve(ROOT, 'media/runview.css'), 'utf8');
-  await page.setContent(`<!DOCTYPE html><html><head><style>body {${DARK_THEME}} ${css}</style></head>
-    <body class="vscode-dark"><main id="app"></main><script>${STUB}</script></body></html>`);
-  await page.addScriptTag({ content: readFileSync(resolve(ROOT, 'media/runview.js'), 'utf8') });
+  page.on('console', (m) => {
+    if (m.type() === 'error' || m.type() === 'warning') console.error(`page console: ${m.text()}`);
+  });
+  // The production HTML and CSP (src/extension/runs/html.ts), with the theme variables VS Code would inject.
+  const html = runViewHtml({
+    cspSource: ORIGIN, scriptUri: `${ORIGIN}/media/runview.js`, styleUri: `${ORIGIN}/media/runview.css`,
+    nonce: 'dGVzdC1ub25jZQ',
+    // As VS Code does: theme variables set through the DOM on <html>, the theme kind as a body class.
+    preludeScript: `${STUB} document.documentElement.style.cssText = ${JSON.stringify(DARK_THEME.replace(/\s+/g, ' ').trim())};
+      document.body.classList.add('vscode-dark');`,
+  });
+  await page.route(`${ORIGIN}/**`, async (route) => {
+    const path = new URL(route.request().url()).pathname;
+    if (path === '/index.html') return route.fulfill({ contentType: 'text/html', body: html });
+    if (path === '/media/runview.js' || path === '/media/runview.css') {
+      return route.fulfill({ contentType: path.endsWith('.js') ? 'text/javascript' : 'text/css', body: readFileSync(resolve(ROOT, path.slice(1)), 'utf8') });
+    }
+    return route.fulfill({ status: 404, body: '' });
+  });
+  await page.goto(`${ORIGIN}/index.html`);
   return page;
 }
 

@@ -41,6 +41,8 @@ test('posts ready first, renders a snapshot, appends and status', async () => {
   assert.equal(await page.isVisible('.error-banner'), true);
   assert.match((await page.textContent('.error-banner')) ?? '', /NaN.*diverged/);
   assert.equal(await page.isVisible('.run button.stop'), false);
+  mkdirSync(RESULTS, { recursive: true });
+  await page.screenshot({ path: resolve(RESULTS, 'runview-failed.png') });
 });
 
 test('stop and folder buttons post typed messages', async () => {
@@ -80,7 +82,8 @@ test('100k points: snapshot and live appends (times printed), compare overlay, s
   console.log(`# live appends: 1000 points in 50 messages over ${Date.now() - start} ms → ${d.renders - rendersBefore} redraws; ` +
     `last update at ${n + 1000} points/series took ${d.lastRenderMs.toFixed(1)} ms, ` +
     `${d.lastMessageToDrawnMs.toFixed(0)} ms from the last message to drawn`);
-  assert.ok(d.renders - rendersBefore <= 8, 'redraws are coalesced');
+  // ≤ one redraw per 250 ms (plus the first and the last), however many messages arrived.
+  assert.ok(d.renders - rendersBefore <= Math.ceil((Date.now() - start) / 250) + 2, 'redraws are coalesced');
   assert.equal(await page.locator('.run').count(), 2);
 
   await page.check('#log-scale');

@@ -6,8 +6,8 @@ import {
   type ChartConfiguration, type ChartDataset,
 } from 'chart.js';
 import type { ChartTheme } from '../chartTheme';
-import { formatCompact, formatGiB } from './format';
-import type { Pt, RunSeries } from './series';
+import { formatCompact } from './format';
+import { GIB, type Pt, type RunSeries } from './series';
 
 Chart.register(LineController, LineElement, PointElement, LinearScale, LogarithmicScale, Legend, Tooltip, Decimation);
 
@@ -64,7 +64,7 @@ export class RunCharts {
 
   constructor(canvases: Record<ChartKey, HTMLCanvasElement>, private theme: ChartTheme) {
     const titles: Record<ChartKey, [string, ((v: number) => string) | undefined]> = {
-      loss: ['loss', undefined], lr: ['learning rate', undefined], tokens: ['tokens / s', undefined], memory: ['peak memory', formatGiB],
+      loss: ['loss', undefined], lr: ['learning rate', undefined], tokens: ['tokens / s', undefined], memory: ['peak memory (GiB)', undefined],
     };
     for (const key of Object.keys(canvases) as ChartKey[]) {
       const [title, ticks] = titles[key];
@@ -140,7 +140,7 @@ export class RunCharts {
 
 /** A flat line at the planner's predicted peak from step 0 to the last step (kept as one array per run). */
 function predictedLine(r: RunSeries): Pt[] {
-  const y = r.meta.predictedPeakBytes ?? null;
+  const y = r.meta.predictedPeakBytes === undefined ? null : r.meta.predictedPeakBytes / GIB;
   const last = Math.max(1, r.lastStep);
   r.memRef.length = 0;
   r.memRef.push({ x: 0, y }, { x: last, y });

@@ -9,10 +9,6 @@ export function formatEta(seconds: number | undefined): string {
   return h > 0 ? `${h}h ${String(m).padStart(2, '0')}m` : `${m}:${String(r).padStart(2, '0')}`;
 }
 
-export function formatGiB(bytes: number): string {
-  return `${(bytes / 2 ** 30).toFixed(bytes >= 10 * 2 ** 30 ? 0 : 2)} GiB`;
-}
-
 export function formatCompact(n: number): string {
   const a = Math.abs(n);
   if (a !== 0 && (a < 1e-3 || a >= 1e5)) return n.toExponential(1);

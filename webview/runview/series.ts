@@ -3,6 +3,8 @@
 // datasets only ever reference them; points are pushed here and the chart is told to redraw.
 import type { EvalColumns, RunMeta, StepColumns } from '../../src/shared/protocol/runview';
 
+export const GIB = 2 ** 30;
+
 export interface Pt {
   x: number;
   y: number | null;
@@ -16,6 +18,7 @@ export interface RunSeries {
   evalLoss: Pt[];
   lr: Pt[];
   tokensPerS: Pt[];
+  /** Measured peak memory in GiB (plotted in GiB so the axis gets round ticks). */
   memPeak: Pt[];
   /** The predicted-peak reference line (two points, refreshed as steps arrive). */
   memRef: Pt[];
@@ -66,7 +69,8 @@ export function appendColumns(s: RunSeries, steps: StepColumns, evals: EvalColum
     s.loss.push({ x, y: steps.loss[i] });
     s.lr.push({ x, y: steps.lr[i] });
     s.tokensPerS.push({ x, y: steps.tokensPerS[i] });
-    s.memPeak.push({ x, y: steps.memPeakBytes[i] });
+    const mem = steps.memPeakBytes[i];
+    s.memPeak.push({ x, y: mem === null ? null : mem / GIB });
     const t = steps.stepTimeS[i];
     if (t !== null) s.stepTimes.push(t);
     added++;
