@@ -73,6 +73,8 @@ export interface Debug {
   renders: number;
   points: number;
   lastRenderAt: number;
+  ingestLatencyMs: number[];
+  drawnLatencyMs: number[];
 }
 
 export async function debugInfo(page: Page): Promise<Debug> {

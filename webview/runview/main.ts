@@ -21,8 +21,20 @@ interface RunViewDebug {
   renders: number;
   points: number;
   lastRenderAt: number;
+  /** Engine write → point in this page's arrays, and → drawn (ms; same-machine clocks; last 1000). */
+  ingestLatencyMs: number[];
+  drawnLatencyMs: number[];
 }
-const debug: RunViewDebug = { lastRenderMs: 0, lastMessageToDrawnMs: 0, renders: 0, points: 0, lastRenderAt: 0 };
+const debug: RunViewDebug = {
+  lastRenderMs: 0, lastMessageToDrawnMs: 0, renders: 0, points: 0, lastRenderAt: 0, ingestLatencyMs: [], drawnLatencyMs: [],
+};
+/** Engine times (unix s) of the newest point of each append since the last redraw. */
+let pendingEngineTimes: number[] = [];
+
+function record(list: number[], value: number): void {
+  list.push(value);
+  if (list.length > 1000) list.shift();
+}
 (window as unknown as { runviewDebug: RunViewDebug }).runviewDebug = debug;
 
 function el<K extends keyof HTMLElementTagNameMap>(tag: K, cls?: string, text?: string): HTMLElementTagNameMap[K] {
@@ -96,6 +108,9 @@ function render(): void {
   debug.lastRenderMs = charts.render();
   lastRender = performance.now();
   debug.lastMessageToDrawnMs = lastRender - lastMessageAt;
+  const drawnAt = Date.now();
+  for (const t of pendingEngineTimes) record(debug.drawnLatencyMs, drawnAt - t * 1000);
+  pendingEngineTimes = [];
   debug.renders++;
   debug.lastRenderAt = Date.now();
   debug.points = list.reduce((n, r) => n + r.loss.length, 0);
@@ -169,6 +184,11 @@ window.addEventListener('message', (event: MessageEvent<HostToRunView>) => {
     case 'append': {
       const r = runs.get(msg.runId);
       if (r) appendColumns(r, msg.steps, msg.evals, view.smoothing);
+      const newest = msg.steps.time.at(-1);
+      if (r && newest !== undefined) {
+        record(debug.ingestLatencyMs, Date.now() - newest * 1000);
+        pendingEngineTimes.push(newest);
+      }
       break;
     }
     case 'meta':
