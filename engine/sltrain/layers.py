@@ -7,7 +7,8 @@ autograd keeps only x and the factors (A, B, values, indices). Two numerically e
   matmuls; G_values is the dense G_W gathered at the support.
 - "factored": x·(sA)ᵀ·Bᵀ plus a CSR sparse product for S, and G_values as a sampled dense-dense
   product on the support only. About 7× fewer FLOPs at 2048², r 128, delta 0.03; measured
-  1.4-2.5× faster fwd+bwd on a 2-core CPU (bench/results/layer_bench_cpu.json).
+  1.4-2.7× faster fwd+bwd on a 2-core CPU (bench/results/layer_bench_cpu.json), and still
+  faster than the dense path at delta 0.1 (1 thread, 1024 tokens: 553 vs 797 ms).
 
 "auto" picks "factored" on the CPU, where it is measured faster, and "dense" elsewhere (cuBLAS dense
 matmuls are what the paper measured). Sparse kernels lack bf16/fp16 on the CPU (and not all exist on
