@@ -57,7 +57,8 @@ def wrap(model: torch.nn.Module, d: Dist) -> torch.nn.Module:
     if d.world == 1:
         return model
     from torch.nn.parallel import DistributedDataParallel as DDP
-    return DDP(model, device_ids=[d.device.index] if d.device.type == "cuda" else None)
+    # Buffers (SLTrain supports) are identical on every rank by construction: no per-step broadcast.
+    return DDP(model, device_ids=[d.device.index] if d.device.type == "cuda" else None, broadcast_buffers=False)
 
 
 def all_reduce_sum(t: torch.Tensor, d: Dist) -> torch.Tensor:

@@ -5,7 +5,11 @@ event so that a client tailing either sees each event at once. Only rank 0 write
 Events and their fields:
   start       config (resolved), params {total, trainable, sparse_nonzeros}, device, world_size
   step        step, loss, lr, grad_norm, tokens, tokens_per_s, step_time_s, mem_allocated_bytes, mem_peak_bytes
-  eval        step, loss, ppl
+              (loss: token-weighted mean over the global batch; lr: the rate this update used;
+               grad_norm: global L2 norm before clipping, null with per-layer updates; tokens:
+               target tokens trained on so far, all ranks, padding excluded; mem_*: allocator
+               bytes on CUDA, resident set size now / peak on the CPU)
+  eval        step, loss, ppl  (token-weighted mean over the fixed held-out set)
   checkpoint  step, path
   warning     message, code
   error       message, code

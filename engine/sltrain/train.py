@@ -265,8 +265,9 @@ def _out_from_argv(argv: list[str]) -> Path | None:
     return None
 
 
-def _reject(message: str, code: str, out: Path | None, rank: int) -> int:
-    """Bad input: one line on stderr, one error event; OUT is written only if it already existed."""
+def _reject(message: str, code: str, out: Path | None, rank: int, exit_code: int = EXIT_BAD_INPUT) -> int:
+    """Failure before the run starts: one line on stderr, one error event; OUT is written (events,
+    exit_code) only if it already existed."""
     sys.stderr.write(f"error: {message}\n")
     existing = out if out is not None and out.is_dir() and rank == 0 else None
     log = EventLog(existing / "events.jsonl" if existing else None, rank)
@@ -274,28 +275,34 @@ def _reject(message: str, code: str, out: Path | None, rank: int) -> int:
     log.close()
     if existing:
         try:
-            (existing / "exit_code").write_text(f"{EXIT_BAD_INPUT}\n")
+            (existing / "exit_code").write_text(f"{exit_code}\n")
         except OSError:
             pass
-    return EXIT_BAD_INPUT
+    return exit_code
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     rank = int(os.environ.get("RANK", "0"))
+    d = None
     try:
         cfg, resume = runconfig.resolve(argv, dist.world_size())
+        d = dist.setup(cfg.device)  # every rank validates the same way, then all meet below
         torch.set_num_threads(cfg.num_threads)
         _check_optional_deps(cfg)
         trainer = Trainer(cfg)  # tokenizer and data sources are opened (and checked) here
         out = Path(cfg.out)
         _check_out_dir(out, resume)
-    except ConfigError as e:
-        return _reject(str(e), "bad_input", _out_from_argv(argv), rank)
-    except MissingDependency as e:
-        return _reject(str(e), "missing_dependency", _out_from_argv(argv), rank)
+    except (ConfigError, MissingDependency) as e:
+        if d is not None:
+            dist.shutdown()
+        code = "bad_input" if isinstance(e, ConfigError) else "missing_dependency"
+        return _reject(str(e), code, _out_from_argv(argv), rank)
+    except Exception as e:  # noqa: BLE001 - still one error event and an exit code
+        traceback.print_exc()
+        return _reject(f"{type(e).__name__}: {e}", "internal", _out_from_argv(argv), rank, EXIT_FAILED)
 
-    d = dist.setup(cfg.device)
+    dist.barrier(d)  # no rank checks OUT after rank 0 has started writing it
     if d.main:
         out.mkdir(parents=True, exist_ok=True)
         (out / "pid").write_text(f"{os.getpid()}\n")
