@@ -62,8 +62,19 @@ class HFTokenizer:
         self.pad_id = int(pad)
         self.vocab_size = len(self.tok)
 
+    def limit(self, vocab_size: int) -> None:
+        """Map ids >= vocab_size to unk: t5-base has 32100 ids (100 sentinels that plain text never
+        produces) while the papers' models have 32000 embeddings."""
+        unk = self.tok.unk_token_id if self.tok.unk_token_id is not None else self.tok.eos_token_id
+        if unk is None or unk >= vocab_size or self.pad_id >= vocab_size:
+            raise ConfigError(f"--tokenizer {self.spec}: its special ids do not fit the model's vocab_size {vocab_size}")
+        self.max_id, self.unk_id = vocab_size, unk
+
     def encode(self, text: str) -> list[int]:
-        return self.tok(text, add_special_tokens=True)["input_ids"]
+        ids = self.tok(text, add_special_tokens=True)["input_ids"]
+        if getattr(self, "max_id", None) is not None:
+            ids = [i if i < self.max_id else self.unk_id for i in ids]
+        return ids
 
     def decode(self, ids) -> str:
         return self.tok.decode(ids, skip_special_tokens=True)

@@ -38,6 +38,7 @@ from .tokenizer import load_tokenizer
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_DIVERGED = 0, 1, 2, 3
 DTYPES = {"bf16": torch.bfloat16, "mixed": torch.float32, "fp32": torch.float32}
 
+
 def memory_bytes(device: torch.device) -> tuple[int, int]:
     """(now, peak): allocator bytes on CUDA; resident set size of this process on the CPU."""
     if device.type == "cuda":
@@ -66,9 +67,14 @@ class Trainer:
         self.cfg, self.step, self.tokens = cfg, 0, 0
         self.model_cfg = cfg.model_config()
         self.tok = load_tokenizer(cfg.tokenizer)
+        self.warnings = []
         if self.tok.vocab_size > self.model_cfg.vocab_size:
-            raise ConfigError(f"--tokenizer {cfg.tokenizer} has {self.tok.vocab_size} ids but the model's "
-                              f"vocab_size is {self.model_cfg.vocab_size}; use a matching model or tokenizer")
+            msg = (f"--tokenizer {cfg.tokenizer} has {self.tok.vocab_size} ids but the model's vocab_size is "
+                   f"{self.model_cfg.vocab_size}")
+            if not hasattr(self.tok, "limit"):
+                raise ConfigError(msg + "; use a matching model or tokenizer")
+            self.tok.limit(self.model_cfg.vocab_size)
+            self.warnings.append(msg + "; larger ids are mapped to the unknown token")
         self.train_src, self.val_src = data.open_sources(
             cfg.data, text_field=cfg.text_field, seq_len=cfg.seq_len,
             byte_tokenizer=cfg.tokenizer == "byte", seed=cfg.seed)
@@ -86,6 +92,8 @@ class Trainer:
                                            rank=d.rank, world=d.world)
         log.emit("start", config=runconfig.as_dict(cfg), params=param_counts(self.model),
                  device=str(d.device), world_size=d.world, resume=resume)
+        for msg in self.warnings:
+            log.emit("warning", message=msg, code="tokenizer")
         if resume:
             self._restore()
         self.ddp = dist.wrap(self.model, d)

@@ -103,9 +103,8 @@ def test_stream_wraps_into_the_next_epoch():
     assert len(rows) == 7 and s.state_dict()["epoch"] == 2
 
 
-@pytest.fixture(scope="module")
-def hf_tokenizer_dir(tmp_path_factory):
-    pytest.importorskip("transformers")
+def make_hf_tokenizer(directory):
+    """An 11-id word-level tokenizer (pad 0, eos 1, unk 2) saved with save_pretrained."""
     from tokenizers import Tokenizer, models, pre_tokenizers, processors, trainers
     from transformers import PreTrainedTokenizerFast
     tok = Tokenizer(models.WordLevel(unk_token="<unk>"))
@@ -114,9 +113,14 @@ def hf_tokenizer_dir(tmp_path_factory):
                             trainers.WordLevelTrainer(special_tokens=["<pad>", "</s>", "<unk>"]))
     tok.post_processor = processors.TemplateProcessing(single="$A </s>", special_tokens=[("</s>", 1)])
     fast = PreTrainedTokenizerFast(tokenizer_object=tok, pad_token="<pad>", eos_token="</s>", unk_token="<unk>")
-    d = tmp_path_factory.mktemp("tok")
-    fast.save_pretrained(str(d))
-    return d
+    fast.save_pretrained(str(directory))
+    return directory
+
+
+@pytest.fixture(scope="module")
+def hf_tokenizer_dir(tmp_path_factory):
+    pytest.importorskip("transformers")
+    return make_hf_tokenizer(tmp_path_factory.mktemp("tok"))
 
 
 def test_local_hf_dataset_and_tokenizer(tmp_path, hf_tokenizer_dir):

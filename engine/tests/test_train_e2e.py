@@ -136,3 +136,28 @@ def test_sigterm_finishes_the_step_checkpoints_and_stops(tmp_path):
     assert end["status"] == "stopped" and 1 <= end["step"] < 500
     assert ckpt and ckpt[-1]["step"] == end["step"]
     assert (out / "exit_code").read_text().strip() == "0"
+
+
+def test_hf_dataset_tokenizer_and_model_config_file(tmp_path):
+    """A saved dataset and tokenizer (as hf:PATH), a config.json model, a run file and packing."""
+    datasets = pytest.importorskip("datasets")
+    pytest.importorskip("transformers")
+    from test_runtime_data import make_hf_tokenizer
+    tok_dir = make_hf_tokenizer(tmp_path / "tok")
+    words = "the quick brown fox jumps over the lazy dog".split()
+    docs = [" ".join(words[i % 5: i % 5 + 4]) for i in range(60)]
+    datasets.Dataset.from_dict({"body": docs}).save_to_disk(str(tmp_path / "ds"))
+    model = {"hidden_size": 32, "intermediate_size": 64, "num_attention_heads": 2, "num_hidden_layers": 1,
+             "vocab_size": 10, "max_position_embeddings": 32}  # 10 < the tokenizer's 11 ids: a warning
+    (tmp_path / "model.json").write_text(json.dumps(model))
+    (tmp_path / "run.json").write_text(json.dumps({"model": str(tmp_path / "model.json"), "rank": 4,
+                                                   "steps": 3, "warmup": 1, "text_field": "body"}))
+    out = tmp_path / "run"
+    code = train.main(["--config", str(tmp_path / "run.json"), "--data", f"hf:{tmp_path / 'ds'}",
+                       "--tokenizer", f"hf:{tok_dir}", "--packing", "--seq-len", "16", "--batch-size", "2",
+                       "--eval-every", "3", "--num-threads", "1", "--out", str(out)])
+    assert code == 0
+    events = read_events(out)
+    assert events[0]["config"]["rank"] == 4 and events[0]["config"]["text_field"] == "body"
+    assert any(e["event"] == "warning" and e["code"] == "tokenizer" for e in events)
+    assert [e["step"] for e in events if e["event"] == "step"] == [1, 2, 3]
