@@ -16,7 +16,8 @@ import { makeWorld, remotePython, repoRoot } from './harness/world';
 import type { World } from './harness/world';
 
 const ENGINE = join(repoRoot(), 'engine');
-const HAS_DDP = existsSync(join(ENGINE, 'sltrain', 'dist.py'));
+const HAS_ENGINE = existsSync(join(ENGINE, 'sltrain', 'train.py'));
+const HAS_DDP = HAS_ENGINE && existsSync(join(ENGINE, 'sltrain', 'dist.py'));
 const TINY = ['--model', 'llama_tiny', '--seq-len', '32', '--device', 'cpu', '--eval-every', '0', '--num-threads', '1', '--seed', '1'];
 
 let w: World;
@@ -46,7 +47,8 @@ async function runToEnd(b: RunBackend, id: string, target: HostSpec | HostSpec[]
   return { evs, lat };
 }
 
-test('real engine: llama_tiny 30 steps launched over SSH and streamed', async () => {
+test('real engine: llama_tiny 30 steps launched over SSH and streamed',
+  { skip: HAS_ENGINE ? false : 'the engine (engine/sltrain/train.py) is not there' }, async () => {
   const { evs, lat } = await runToEnd(ssh, 'tiny', w.host(0), [...TINY, '--steps', '30', '--batch-size', '2']);
   assert.equal(evs[0].event, 'start');
   const l = losses(evs);
@@ -70,7 +72,8 @@ test('2-node torchrun (gloo) equals one process with the same global batch',
     console.log(`2-node losses ${a.map((x) => x.toFixed(5)).join(' ')}`);
   });
 
-test('a failing node is reported with its host and log; stop stops every node', async () => {
+test('a failing node is reported with its host and log; stop stops every node',
+  { skip: HAS_ENGINE ? false : 'the engine (engine/sltrain/train.py) is not there' }, async () => {
   // Node 1's "python" runs the real one for checks but dies when torchrun is started.
   const wrapper = join(w.dir, 'python-broken');
   writeFileSync(wrapper, `#!/bin/bash\nif [ "$2" = torch.distributed.run ]; then echo "simulated node failure: NCCL error" >&2; exit 7; fi\n`

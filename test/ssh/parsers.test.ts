@@ -60,7 +60,8 @@ test('nvidia-smi output: GPU list and samples, ignoring errors and partial lines
 test('host check output and pip offline detection', () => {
   const r = parseCheck('python3', 'PROBE {"python": "3.11.2", "torch": "2.5.1", "cuda": false, "cudaVersion": "12.4"}\n---GPUS\nNVIDIA A100-SXM4-80GB, 81920\n');
   assert.equal(r.torchVersion, '2.5.1');
-  assert.match(r.problems[0], /nvidia-smi sees GPUs but torch cannot use CUDA/);
+  assert.match(r.warnings[0], /nvidia-smi sees GPUs but torch cannot use CUDA/);
+  assert.deepEqual(r.problems, []);
   assert.match(parseCheck('py', 'NOPYTHON\n---GPUS\n').problems[0], /not found/);
   assert.match(parseCheck('py', 'PROBE {"python": "3.9.0", "torchError": "No module named \'torch\'"}\n---GPUS\n').problems[0], /PyTorch is not installed/);
   assert.ok(looksOffline("WARNING: Retrying ... NewConnectionError('Failed to establish a new connection: [Errno -3] Temporary failure in name resolution')"));

@@ -5,6 +5,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { after, before, test } from 'node:test';
 import { createSshBackend } from '../../src/core/ssh/backend';
 import type { LaunchSpec, RunBackend, RunRecord } from '../../src/core/runs/types';
+import type { GpuSample } from '../../src/core/ssh/deps';
 import { collector, stats } from './harness/collect';
 import { testDeps } from './harness/fakes';
 import { fixtureEngine, makeWorld } from './harness/world';
@@ -12,9 +13,11 @@ import type { World } from './harness/world';
 
 let w: World;
 let backend: RunBackend;
+const samples: GpuSample[] = [];
 before(async () => {
-  w = await makeWorld();
-  backend = createSshBackend(testDeps({ home: w.home, knownHosts: w.knownHosts, engineDir: fixtureEngine() }));
+  w = await makeWorld(1, true);
+  backend = createSshBackend({ ...testDeps({ home: w.home, knownHosts: w.knownHosts, engineDir: fixtureEngine() }),
+    samples: (s) => samples.push(s) });
 });
 after(async () => { await w.close(); });
 
@@ -51,6 +54,10 @@ test('launch, stream to the end, status completed; event latency', async () => {
   // Only events written after the tail was attached: earlier ones measure the connect, not streaming.
   const lat = evs.map((e, i) => got.arrivals[i] - Number(e.time)).filter((_, i) => Number(evs[i].time) > got.arrivals[0]);
   console.log(`event latency over SSH: ${stats(lat)}`);
+  // nvidia-smi (a stand-in here) is sampled while the run is followed.
+  assert.ok(samples.length > 0, 'GPU samples while following');
+  assert.deepEqual({ ...samples[0], time: 0 }, { host: 'test0', time: 0, gpu: 0, utilizationPct: 87,
+    memoryUsedBytes: 40960 * 2 ** 20, memoryTotalBytes: 143771 * 2 ** 20 });
 });
 
 test('connection killed mid-run: reattaches and every event arrives exactly once', async () => {

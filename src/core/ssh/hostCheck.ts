@@ -17,6 +17,8 @@ export interface HostReport {
   gpus: GpuInfo[];
   /** One line per missing piece, each saying what to do. Empty when the host is ready. */
   problems: string[];
+  /** Worth telling, not blocking (a CPU run still works). */
+  warnings: string[];
 }
 
 const PROBE = [
@@ -50,7 +52,7 @@ export function checkScript(python: string): string {
 
 export function parseCheck(python: string, output: string): HostReport {
   const [head, gpuPart = ''] = output.split('---GPUS');
-  const report: HostReport = { python, cudaAvailable: false, gpus: parseNvidiaSmiGpus(gpuPart), problems: [] };
+  const report: HostReport = { python, cudaAvailable: false, gpus: parseNvidiaSmiGpus(gpuPart), problems: [], warnings: [] };
   if (head.includes('NOPYTHON')) {
     report.problems.push(`Python "${python}" was not found on the host. Install Python 3.10+ or set "python" for this host.`);
     return report;
@@ -67,7 +69,7 @@ export function parseCheck(python: string, output: string): HostReport {
   report.cudaAvailable = p.cuda === true;
   if (p.cudaVersion) report.cudaVersion = p.cudaVersion;
   if (p.torch && !report.cudaAvailable && report.gpus.length > 0) {
-    report.problems.push('nvidia-smi sees GPUs but torch cannot use CUDA: install a CUDA build of torch matching the driver.');
+    report.warnings.push('nvidia-smi sees GPUs but torch cannot use CUDA: install a CUDA build of torch matching the driver.');
   }
   return report;
 }

@@ -48,6 +48,7 @@ export async function prepareHost(session: SshSession, host: HostSpec, deps: Ssh
     const gpus = report.gpus.map((g) => `${g.name} ${(g.memoryBytes / 2 ** 30).toFixed(0)} GiB`).join(', ') || 'no GPU';
     deps.logger.info(`${host.name}: Python ${report.pythonVersion ?? '?'}, torch ${report.torchVersion ?? 'missing'}, `
       + `CUDA ${report.cudaAvailable ? report.cudaVersion ?? 'yes' : 'unavailable'}, ${gpus}`);
+    for (const w of report.warnings) deps.logger.warn(`${host.name}: ${w}`);
     if (report.problems.length > 0) throw new SshError('remote', `${host.name} is not ready: ${report.problems.join(' ')}`);
     reports.set(key, report);
   }

@@ -31,6 +31,7 @@ export function formatHostReport(host: HostSpec, r: HostReport): string {
     `  CUDA:   ${r.cudaAvailable ? `available${r.cudaVersion ? ` (CUDA ${r.cudaVersion})` : ''}` : 'not available'}`,
     `  GPUs:   ${gpus}`,
     ...r.problems.map((p) => `  ! ${p}`),
+    ...r.warnings.map((w) => `  warning: ${w}`),
   ].join('\n');
 }
 

@@ -1,6 +1,8 @@
-// Multi-node launch: one detached torchrun per host (static rendezvous on the first host's address),
-// events followed from rank 0's node, every node stopped together, and a failing node named with its
-// host and last log lines.
+// Multi-node launch: one detached torchrun per host, events followed from rank 0's node, every node
+// stopped together, and a failing node named with its host and last log lines. The rendezvous is
+// static (--node-rank, --master-addr/port of the first host) rather than c10d, whose rank assignment
+// is first-come: global rank 0, which writes the events and checkpoints, must be on the first host.
+import { homedir } from 'node:os';
 import { posix } from 'node:path';
 import type { HostSpec, LaunchSpec, RunBackend, RunRecord, RunStatus } from '../runs/types';
 import type { SshSession } from './connection';
@@ -13,6 +15,7 @@ import { shQuote } from './quote';
 import { logTailScript, stateScript, stopScript } from './remoteScripts';
 import { EVENTS_FILE, localRunDir, withSession } from './runHelpers';
 import { parseRemoteState } from './runState';
+import { effectiveHost } from './sshConfig';
 import type { RemoteState } from './runState';
 
 const WATCH_MS = 3000;
@@ -98,6 +101,8 @@ export function createMultiNodeOps(deps: SshDeps): RunBackend {
         ...(spec.predictedPeakBytes !== undefined ? { predictedPeakBytes: spec.predictedPeakBytes } : {}),
       };
       let masterPort = 0;
+      // The address the other nodes dial: the first host after ~/.ssh/config (HostName), not its alias.
+      const masterAddr = effectiveHost(hosts[0], deps.homeDir ?? homedir()).host;
       // Prepare every node first: a host without torch must fail the launch before any node starts.
       const prepared = await Promise.all(hosts.map((host, rank) => withSession(host, deps, async (s) => {
         const prep = await prepareHost(s, host, deps, reports);
@@ -109,13 +114,13 @@ export function createMultiNodeOps(deps: SshDeps): RunBackend {
           const prep = prepared[rank];
           const dir = posix.join(prep.workDir, 'runs', spec.id, `node${rank}`);
           const argv = [prep.python, '-m', 'torch.distributed.run', '--nnodes', String(hosts.length),
-            '--node-rank', String(rank), '--nproc-per-node', String(nprocPerNode), '--master-addr', hosts[0].host,
+            '--node-rank', String(rank), '--nproc-per-node', String(nprocPerNode), '--master-addr', masterAddr,
             '--master-port', String(masterPort), '-m', 'sltrain.train', ...spec.engineArgs, '--out', dir];
           const pid = await startDetached(s, dir, { argv, env: engineEnv(deps, prep.engineCopy, spec.name) });
           if (rank === 0) record.dir = dir;
           return pid;
         }).catch((err: Error) => { throw new SshError('remote', `Node ${rank} (${host.name}): ${err.message}`); })));
-        deps.logger.info(`Started ${spec.name} on ${hosts.length} nodes (rendezvous ${hosts[0].host}:${masterPort}).`);
+        deps.logger.info(`Started ${spec.name} on ${hosts.length} nodes (rendezvous ${masterAddr}:${masterPort}).`);
         return { ...record, pid: pids[0], pgid: pids[0], status: 'running' };
       } catch (err) {
         await stopAll(record, 0).catch(() => undefined);

@@ -59,7 +59,8 @@ async function waitFor(cond: () => boolean, ms: number, what: string): Promise<v
 }
 
 /** `authorizedKeys`: public key files allowed to log in. Each server gets its own host key. */
-export async function startSshd(dir: string, authorizedKeys: string[]): Promise<Sshd> {
+export async function startSshd(dir: string, authorizedKeys: string[], sessionPath?: string): Promise<Sshd> {
+  if (!existsSync(SSHD)) throw new Error(`${SSHD} not found: the SSH tests need OpenSSH's server (apt-get install -y openssh-server).`);
   mkdirSync(dir, { recursive: true });
   mkdirSync('/run/sshd', { recursive: true });
   const hostKeyFile = join(dir, 'host_key');
@@ -71,7 +72,9 @@ export async function startSshd(dir: string, authorizedKeys: string[]): Promise<
     `Port ${port}`, 'ListenAddress 127.0.0.1', `HostKey ${hostKeyFile}`,
     `AuthorizedKeysFile ${join(dir, 'authorized_keys')}`, 'PasswordAuthentication no',
     'KbdInteractiveAuthentication no', 'StrictModes no', 'UsePAM no', `PidFile ${pidFile}`,
-    'PermitRootLogin prohibit-password', 'Subsystem sftp internal-sftp', 'MaxStartups 100', 'LogLevel VERBOSE', '',
+    'PermitRootLogin prohibit-password', 'Subsystem sftp internal-sftp', 'MaxStartups 100', 'LogLevel VERBOSE',
+    // Lets a test put stand-in tools (a fake nvidia-smi) first on the sessions' PATH.
+    ...(sessionPath ? [`SetEnv PATH=${sessionPath}`] : []), '',
   ].join('\n'));
   const proc = spawn(SSHD, ['-D', '-f', join(dir, 'sshd_config'), '-E', join(dir, 'sshd.log')], { stdio: 'ignore' });
   await waitFor(() => existsSync(pidFile) || proc.exitCode !== null, 10_000, 'sshd to start');

@@ -1,7 +1,7 @@
 // A throwaway "remote host" for one test file: temp home, client keys, one or more sshd on loopback,
 // a known_hosts that already trusts them. Everything lives under one temp dir removed at the end.
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { HostSpec } from '../../../src/core/runs/types';
@@ -41,7 +41,16 @@ export function knownHostsEntry(s: Sshd): string {
   return `[127.0.0.1]:${s.port} ${pub[0]} ${pub[1]}\n`;
 }
 
-export async function makeWorld(servers = 1): Promise<World> {
+const FAKE_NVIDIA_SMI = `#!/bin/bash
+# Stand-in for nvidia-smi: one GPU, a sample every -lms milliseconds.
+case "$*" in
+  *name,memory.total*) echo "NVIDIA H200, 143771" ;;
+  *-lms*) while true; do echo "0, 87, 40960, 143771"; sleep 0.2; done ;;
+esac
+`;
+
+/** `fakeGpu`: sessions see a fake nvidia-smi first on PATH. */
+export async function makeWorld(servers = 1, fakeGpu = false): Promise<World> {
   const dir = mkdtempSync(join(tmpdir(), 'sltrain-ssh-'));
   const home = join(dir, 'home');
   execFileSync('mkdir', ['-p', join(home, '.ssh')]);
@@ -49,8 +58,16 @@ export async function makeWorld(servers = 1): Promise<World> {
   const clientKeyPw = join(dir, 'client_key_pw');
   keygen(clientKey);
   keygen(clientKeyPw, PASSPHRASE);
+  let sessionPath: string | undefined;
+  if (fakeGpu) {
+    mkdirSync(join(dir, 'fakebin'));
+    writeFileSync(join(dir, 'fakebin', 'nvidia-smi'), FAKE_NVIDIA_SMI, { mode: 0o755 });
+    sessionPath = `${join(dir, 'fakebin')}:/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin`;
+  }
   const started: Sshd[] = [];
-  for (let i = 0; i < servers; i++) started.push(await startSshd(join(dir, `sshd${i}`), [`${clientKey}.pub`, `${clientKeyPw}.pub`]));
+  for (let i = 0; i < servers; i++) {
+    started.push(await startSshd(join(dir, `sshd${i}`), [`${clientKey}.pub`, `${clientKeyPw}.pub`], sessionPath));
+  }
   const knownHosts = join(home, '.ssh', 'known_hosts');
   writeFileSync(knownHosts, started.map(knownHostsEntry).join(''));
   return {
