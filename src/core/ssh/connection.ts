@@ -68,7 +68,11 @@ function openSession(host: HostSpec, deps: SshDeps, home: string, sock?: Duplex)
   client.on('close', () => markClosed());
 
   const openChannel = (script: string): Promise<ClientChannel> => new Promise((resolve, reject) => {
-    client.exec(script, (err, ch) => (err ? reject(mapSshError(err, where, [])) : resolve(ch)));
+    try {
+      client.exec(script, (err, ch) => (err ? reject(mapSshError(err, where, [])) : resolve(ch)));
+    } catch {
+      reject(new SshError('dropped', `Connection to ${where} dropped.`)); // ssh2 throws "Not connected"
+    }
   });
 
   const stream = async (script: string, onStdout: (chunk: Buffer) => void, signal?: AbortSignal): Promise<ExecResult> => {
