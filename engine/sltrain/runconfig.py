@@ -56,7 +56,7 @@ class RunConfig:
     eval_every: int = 100
     eval_batches: int = 8
     save_every: int = 1000
-    keep_checkpoints: int = 2
+    keep_checkpoints: int = 2        # 0 = keep all
     seed: int = 42
     device: str = "auto"
     num_threads: int | None = None   # min(4, cpu count), fixed so CPU runs are reproducible
@@ -81,6 +81,31 @@ MODEL_FLAGS = ("model", "method", "rank", "delta", "alpha", "index_dtype", "galo
                "precision", "grad_ckpt", "seed", "device", "num_threads")
 
 
+HELP = {
+    "model": "preset name (llama_tiny, llama_60m, ...) or a Hugging Face config.json",
+    "method": "full | lowrank | relora | galore | sltrain",
+    "rank": "rank r of the factors (default: the preset's)", "delta": "SLTrain sparsity in (0, 1)",
+    "alpha": "scale s = alpha / r", "index_dtype": "SLTrain index dtype: auto | int32 | int64",
+    "relora_reset_every": "ReLoRA merge interval in steps (default min(1000, steps/4))",
+    "galore_update_gap": "GaLore projector refresh interval", "galore_scale": "GaLore update scale",
+    "optimizer": "adamw | adam8bit (bitsandbytes)", "per_layer": "update each weight inside backward",
+    "lr": "peak learning rate", "min_lr_ratio": "final lr / peak (cosine end)",
+    "warmup": "linear warmup steps from 0", "steps": "optimizer updates", "weight_decay": "decoupled",
+    "grad_clip": "max global grad norm, 0 = off", "batch_size": "sequences per micro-batch per process",
+    "grad_accum": "micro-batches per update", "seq_len": "tokens per sequence (default: the preset's)",
+    "precision": "bf16 (params in bf16) | mixed (bf16 autocast, fp32 weights) | fp32",
+    "grad_ckpt": "recompute each decoder layer in backward",
+    "data": "embedded | PATH (.txt, .jsonl, saved dataset) | hf:NAME[:CONFIG]",
+    "tokenizer": "byte | hf:NAME (hub name or local directory)", "text_field": "document field of jsonl/datasets",
+    "packing": "concatenate documents into full rows instead of padding each",
+    "eval_every": "steps between evaluations (and at the end), 0 = never",
+    "eval_batches": "held-out batches per evaluation", "save_every": "steps between checkpoints (and at the end)",
+    "keep_checkpoints": "newest checkpoints kept, 0 = all", "seed": "model, support and data-order seed",
+    "device": "auto | cpu | cuda | cuda:N", "num_threads": "torch CPU threads (default min(4, cores))",
+    "out": "run directory (default runs/<model>-<method>-<time>)",
+}
+
+
 def add_flags(p: argparse.ArgumentParser, names=tuple(f.name for f in fields(RunConfig))) -> None:
     """One flag per RunConfig field (--batch-size for batch_size); unset flags stay absent."""
     for f in fields(RunConfig):
@@ -88,11 +113,12 @@ def add_flags(p: argparse.ArgumentParser, names=tuple(f.name for f in fields(Run
             continue
         flag = "--" + f.name.replace("_", "-")
         if f.type == "bool":
-            p.add_argument(flag, dest=f.name, action=argparse.BooleanOptionalAction, default=argparse.SUPPRESS)
+            p.add_argument(flag, dest=f.name, action=argparse.BooleanOptionalAction, default=argparse.SUPPRESS,
+                           help=HELP.get(f.name))
             continue
         kind = {"int | None": int, "int": int, "float | None": float, "float": float}.get(f.type, str)
         p.add_argument(flag, dest=f.name, type=kind, choices=CHOICES.get(f.name), default=argparse.SUPPRESS,
-                       metavar=f.name.upper())
+                       metavar=f.name.upper(), help=HELP.get(f.name))
 
 
 def _apply(cfg: RunConfig, values: dict, source: str) -> None:
