@@ -6,7 +6,6 @@ import {
   type ChartConfiguration, type ChartDataset,
 } from 'chart.js';
 import type { ChartTheme } from '../chartTheme';
-import { formatCompact } from './format';
 import { GIB, type Pt, type RunSeries } from './series';
 
 Chart.register(LineController, LineElement, PointElement, LinearScale, LogarithmicScale, Legend, Tooltip, Decimation);
@@ -30,7 +29,7 @@ function line(label: string, data: Pt[], color: string, extra: Partial<LineDatas
   return { label, data, borderColor: color, backgroundColor: color, borderWidth: 1.5, pointRadius: 0, spanGaps: false, ...extra };
 }
 
-function baseConfig(theme: ChartTheme, yTitle: string, yTicks?: (v: number) => string): ChartConfiguration<'line', Pt[]> {
+function baseConfig(theme: ChartTheme, yTitle: string): ChartConfiguration<'line', Pt[]> {
   const font = { family: theme.fontFamily, size: theme.fontSize - 1 };
   return {
     type: 'line',
@@ -51,7 +50,8 @@ function baseConfig(theme: ChartTheme, yTitle: string, yTicks?: (v: number) => s
         x: { type: 'linear', title: { display: true, text: 'step', color: theme.foreground, font }, ticks: { color: theme.foreground, font }, grid: { color: theme.grid } },
         y: {
           type: 'linear', title: { display: true, text: yTitle, color: theme.foreground, font },
-          ticks: { color: theme.foreground, font, callback: (v) => (yTicks ? yTicks(Number(v)) : formatCompact(Number(v))) },
+          // Chart.js's own numeric ticks pick the precision from the step, so a narrow loss range stays legible.
+          ticks: { color: theme.foreground, font },
           grid: { color: theme.grid },
         },
       },
@@ -63,13 +63,8 @@ export class RunCharts {
   private readonly charts = new Map<ChartKey, Chart<'line', Pt[]>>();
 
   constructor(canvases: Record<ChartKey, HTMLCanvasElement>, private theme: ChartTheme) {
-    const titles: Record<ChartKey, [string, ((v: number) => string) | undefined]> = {
-      loss: ['loss', undefined], lr: ['learning rate', undefined], tokens: ['tokens / s', undefined], memory: ['peak memory (GiB)', undefined],
-    };
-    for (const key of Object.keys(canvases) as ChartKey[]) {
-      const [title, ticks] = titles[key];
-      this.charts.set(key, new Chart(canvases[key], baseConfig(theme, title, ticks)));
-    }
+    const titles: Record<ChartKey, string> = { loss: 'loss', lr: 'learning rate', tokens: 'tokens / s', memory: 'peak memory (GiB)' };
+    for (const key of Object.keys(canvases) as ChartKey[]) this.charts.set(key, new Chart(canvases[key], baseConfig(theme, titles[key])));
   }
 
   /** Rebuilds the dataset lists (runs added/removed, smoothing toggled on/off, theme changed). */

@@ -8,9 +8,3 @@ export function formatEta(seconds: number | undefined): string {
   const r = s % 60;
   return h > 0 ? `${h}h ${String(m).padStart(2, '0')}m` : `${m}:${String(r).padStart(2, '0')}`;
 }
-
-export function formatCompact(n: number): string {
-  const a = Math.abs(n);
-  if (a !== 0 && (a < 1e-3 || a >= 1e5)) return n.toExponential(1);
-  return String(Number(n.toPrecision(3)));
-}
