@@ -72,7 +72,7 @@ def main() -> int:
     p.add_argument("--steps", type=int, default=300)
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--seq-len", type=int, default=128)
-    p.add_argument("--num-threads", type=int, default=2)
+    p.add_argument("--num-threads", type=int, default=1)
     p.add_argument("--out", type=Path, default=ENGINE / "bench" / "results" / "quality_cpu.json")
     a = p.parse_args()
     if a.smoke:

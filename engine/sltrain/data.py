@@ -183,7 +183,7 @@ class RowStream:
         self.source, self.tok, self.seq_len, self.packing = source, tokenizer, seq_len, packing
         self.rank, self.world = rank, world
         self.epoch = self.doc = self.offset = self.row = 0
-        self._it = None
+        self._it = self._peek = None  # open iterator over the source, and its current document
         self._ids = None  # token ids of the current document (packing only)
 
     def state_dict(self) -> dict:
@@ -213,7 +213,8 @@ class RowStream:
 
     def _next_row(self, keep: bool):
         if not self.packing:
-            ids = self.tok.encode(self._text())[: self.seq_len] if keep else (self._text() and None)
+            text = self._text()  # also rolls over into the next epoch for skipped rows
+            ids = self.tok.encode(text)[: self.seq_len] if keep else None
             self._advance()
         else:
             ids = []
