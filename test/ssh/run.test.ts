@@ -96,6 +96,8 @@ async function launchAndStop(id: string, extra: string[], graceMs: number): Prom
   const events = `${rec.dir}/events.jsonl`;
   await until(() => existsSync(events) && readFileSync(events, 'utf8').includes('"step"'), 10_000);
   assert.equal(await backend.status(rec), 'running');
+  const again = await backend.launch(spec(id, ['--steps', '10000', '--sleep', '0.1', ...extra]));
+  assert.equal(again.pgid, rec.pgid, 'a repeated launch returns the running job instead of starting another');
   await backend.stop(rec, graceMs);
   assert.ok(rec.pgid && !groupAlive(rec.pgid), 'the remote process group is gone');
   assert.equal(await backend.status(rec), 'stopped');

@@ -25,6 +25,8 @@ export function launchScript(dir: string, cmd: RemoteCommand): string {
   const d = shQuote(dir);
   return [
     `mkdir -p ${d} && cd ${d} || exit 90`,
+    // A launch retried after a dropped connection finds its job already running: report that one.
+    'if [ -s pgid ] && kill -0 "$(cat pgid)" 2>/dev/null; then cat pgid; exit 0; fi',
     'rm -f pgid exit_code exit_code.tmp stop_requested',
     `nohup setsid bash -c ${shQuote(inner)} </dev/null >/dev/null 2>&1 &`,
     // Wait (≤ 5 s) for the wrapper to record its pid, so the caller can follow and stop it at once.
