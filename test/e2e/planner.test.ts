@@ -177,6 +177,8 @@ test('plan a config.json from the palette, follow edits, themes and a reload', {
   await t.test('the panel shows the same numbers as `sltrain plan --json`', async () => {
     const expected = cli(readFileSync(join(workspace, 'config.json'), 'utf8'));
     assert.deepEqual(await waitForRows(() => true, 'the first plan'), expected);
+    // The run features are registered, so "Launch with these settings" is offered.
+    await planner().locator('#launch').waitFor({ state: 'visible' });
     await page.screenshot({ path: join(RESULTS, 'e2e-light.png') });
   });
 
