@@ -18,6 +18,7 @@ import {
 import { isCommandAvailable, refreshCommandAvailability } from '../commandAvailability';
 import { chooseSource, loadSource, openDocumentFor } from './configSource';
 import { plannerHtml } from './html';
+import { sanitizeOptions, withPanelLabels } from './optionInput';
 import { settingsOverrides } from './settings';
 
 /** Typing in the config re-plans at most this often (ms). */
@@ -113,7 +114,7 @@ export class PlannerPanel {
     } else {
       const options = defaultPlanOptions(loaded.config, { ...settingsOverrides(), ...this.overrides });
       const invalid = validatePlanOptions(loaded.config, options);
-      this.problems = invalid.map((message) => ({ message }));
+      this.problems = invalid.map((message) => ({ message: withPanelLabels(message) }));
       if (invalid.length === 0) {
         try {
           this.lastGood = { config: loaded.config, results: planAll(loaded.config, options), options };
@@ -162,7 +163,7 @@ export class PlannerPanel {
         this.post();
         return;
       case 'setOptions':
-        this.overrides = { ...this.overrides, ...m.options };
+        this.overrides = { ...this.overrides, ...sanitizeOptions(m.options) };
         await this.replan();
         return;
       case 'pickConfig': {
