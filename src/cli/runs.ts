@@ -95,6 +95,9 @@ function targetFrom(flags: Map<string, string | number | boolean>): RunTarget {
     const nproc = Number(flags.get('nproc-per-node') ?? 1);
     return { kind: 'multinode', hosts: nodes.split(',').filter(Boolean).map((h) => hostSpec(h, identity)), nprocPerNode: nproc };
   }
+  if (Number(flags.get('nproc-per-node') ?? 1) !== 1) {
+    throw new UsageError('--nproc-per-node goes with --nodes (torchrun across hosts); a launch on one host runs one engine process.');
+  }
   const host = flags.get('host');
   if (typeof host === 'string') return { kind: 'ssh', host: hostSpec(host, identity) };
   return { kind: 'local' };

@@ -38,7 +38,8 @@ after(async () => {
   // Never leave a training process behind, whatever failed.
   for (const id of runIds()) {
     try {
-      process.kill(-Number(readFileSync(join(runsDir(), id, 'pid'), 'utf8')), 'SIGKILL');
+      const { pgid } = JSON.parse(readFileSync(join(runsDir(), id, 'run.json'), 'utf8')) as { pgid: number };
+      process.kill(-pgid, 'SIGKILL');
     } catch {
       // already gone
     }
