@@ -49,11 +49,16 @@ class EventLog:
         record = {"v": VERSION, "event": event, "time": time.time(), "rank": self.rank, **_clean(fields)}
         if self.rank != 0:
             return record
-        line = json.dumps(record, allow_nan=False)
-        for stream in (self.file, self.stdout):
-            if stream is not None:
-                stream.write(line + "\n")
-                stream.flush()
+        line = json.dumps(record, allow_nan=False) + "\n"
+        if self.file is not None:
+            self.file.write(line)
+            self.file.flush()
+        if self.stdout is not None:
+            try:
+                self.stdout.write(line)
+                self.stdout.flush()
+            except (OSError, ValueError):  # a closed pipe (dropped SSH session): keep the file going
+                self.stdout = None
         return record
 
     def close(self) -> None:
@@ -83,16 +88,18 @@ class Progress:
         if self.tty:
             width = 30
             fill = int(width * step / max(1, self.total))
-            self.stream.write(f"\r[{'#' * fill}{'.' * (width - fill)}] {text}")
-            if step >= self.total:
-                self.stream.write("\n")
-            self.stream.flush()
+            self._write(f"\r[{'#' * fill}{'.' * (width - fill)}] {text}" + ("\n" if step >= self.total else ""))
         elif now - self.last >= 10.0 or step >= self.total or done == 1:
             self.last = now
-            self.stream.write(text + "\n")
-            self.stream.flush()
+            self._write(text + "\n")
 
     def note(self, text: str) -> None:
         if self.enabled:
-            self.stream.write(("\n" if self.tty else "") + text + "\n")
+            self._write(("\n" if self.tty else "") + text + "\n")
+
+    def _write(self, text: str) -> None:
+        try:
+            self.stream.write(text)
             self.stream.flush()
+        except (OSError, ValueError):  # nobody is reading any more; training goes on
+            self.enabled = False

@@ -5,8 +5,9 @@ checkpoints/step-N, pid (written at start) and exit_code (written at exit, alway
 rejected before OUT is created; if OUT already existed (a launcher made it for the log), the error
 event and exit_code are still written there and nothing else is touched.
 
-Exit codes: 0 completed, or stopped by SIGTERM (the current step finishes, a checkpoint is written,
-`end` has status "stopped"); 2 bad input; 3 diverged (NaN/inf loss); 1 any other failure.
+Exit codes: 0 completed, or stopped by SIGTERM/SIGINT (the current step finishes, a checkpoint is
+written, `end` has status "stopped"); 2 bad input; 3 diverged (NaN/inf loss); 1 any other failure.
+A reader that goes away (closed stdout/stderr pipe) does not stop the run: events.jsonl goes on.
 """
 from __future__ import annotations
 
@@ -109,8 +110,7 @@ class Trainer:
         self.stream.load_state_dict(st["data"])
         self.step, self.tokens = st["step"], st["tokens"]
         _set_rng_state(st["rng"])
-        if self.d.main:
-            sys.stderr.write(f"resumed from {path} at step {self.step}\n")
+        self.progress_note = f"resumed from {path} at step {self.step}"
 
     def _save(self) -> None:
         if self.d.main:
@@ -203,6 +203,8 @@ class Trainer:
     def fit(self, progress: Progress, stop: dict) -> tuple[int, str]:
         c = self.cfg
         progress.start = self.step
+        if getattr(self, "progress_note", None):
+            progress.note(self.progress_note)
         while self.step < c.steps:
             lr = self.lr(self.step)
             for g in self.opt.param_groups:
@@ -273,10 +275,20 @@ def _out_from_argv(argv: list[str]) -> Path | None:
     return None
 
 
+def _print_traceback() -> None:
+    try:
+        traceback.print_exc()
+    except (OSError, ValueError):  # stderr is gone (closed pipe); the event stream still has the error
+        pass
+
+
 def _reject(message: str, code: str, out: Path | None, rank: int, exit_code: int = EXIT_BAD_INPUT) -> int:
     """Failure before the run starts: one line on stderr, one error event; OUT is written (events,
     exit_code) only if it already existed."""
-    sys.stderr.write(f"error: {message}\n")
+    try:
+        sys.stderr.write(f"error: {message}\n")
+    except (OSError, ValueError):
+        pass
     existing = out if out is not None and out.is_dir() and rank == 0 else None
     log = EventLog(existing / "events.jsonl" if existing else None, rank)
     log.emit("error", message=message, code=code)
@@ -307,7 +319,7 @@ def main(argv: list[str] | None = None) -> int:
         code = "bad_input" if isinstance(e, ConfigError) else "missing_dependency"
         return _reject(str(e), code, _out_from_argv(argv), rank)
     except Exception as e:  # noqa: BLE001 - still one error event and an exit code
-        traceback.print_exc()
+        _print_traceback()
         return _reject(f"{type(e).__name__}: {e}", "internal", _out_from_argv(argv), rank, EXIT_FAILED)
 
     dist.barrier(d)  # no rank checks OUT after rank 0 has started writing it
@@ -319,23 +331,21 @@ def main(argv: list[str] | None = None) -> int:
     log = EventLog(out / "events.jsonl", d.rank)
     progress = Progress(cfg.steps, enabled=d.main)
     stop = {"requested": False}
-    signal.signal(signal.SIGTERM, lambda *_: stop.__setitem__("requested", True))
-    code, status, step = EXIT_FAILED, "failed", 0
+    for sig in (signal.SIGTERM, signal.SIGINT):  # Ctrl-C stops as cleanly as the launcher's SIGTERM
+        signal.signal(sig, lambda *_: stop.__setitem__("requested", True))
+    code, status = EXIT_FAILED, "failed"
     try:
         trainer.setup(d, log, resume=resume)
-        step = trainer.step
         code, status = trainer.fit(progress, stop)
-        step = trainer.step
     except (ConfigError, MissingDependency) as e:
-        sys.stderr.write(f"error: {e}\n")
         log.emit("error", message=str(e), code="bad_input")
+        progress.note(f"error: {e}")
         code = EXIT_BAD_INPUT
     except Exception as e:  # noqa: BLE001 - every failure ends in an error event and exit code 1
-        traceback.print_exc()
         log.emit("error", message=f"{type(e).__name__}: {e}", code="internal")
-        step = getattr(trainer, "step", step)
+        _print_traceback()
     finally:
-        log.emit("end", status=status, step=step)
+        log.emit("end", status=status, step=trainer.step)
         log.close()
         if d.main:
             (out / "exit_code").write_text(f"{code}\n")
