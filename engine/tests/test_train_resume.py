@@ -1,10 +1,14 @@
 """Resume continues the same loss curve bit for bit (CPU, fp32): a run SIGKILLed after its step-10
-checkpoint and resumed matches a straight run; a corrupt newest checkpoint falls back to the previous."""
+checkpoint and resumed matches a straight run; a corrupt newest checkpoint falls back to the previous;
+every method's optimizer state (GaLore projectors, ReLoRA merges, per-layer optimizers) resumes exactly."""
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
+
+import pytest
 
 from sltrain import train
 from test_train_e2e import ENGINE, engine_env, read_events
@@ -63,3 +67,21 @@ def test_corrupt_newest_checkpoint_falls_back_to_the_previous(tmp_path):
     assert [e["step"] for e in new if e["event"] == "step"] == [5, 6, 7, 8]
     assert last_by_step(new, "step") == {s: ref[s] for s in (5, 6, 7, 8)}
     assert not (out / "checkpoints" / ".tmp-step-9").exists()
+
+
+@pytest.mark.parametrize("extra", [
+    ["--method", "galore", "--galore-update-gap", "2"],   # projectors and low-rank moments
+    ["--method", "relora", "--relora-reset-every", "2"],   # merges and pruned moments, jagged lr
+    ["--method", "sltrain", "--per-layer", "--grad-accum", "2"],  # one optimizer per parameter
+    ["--method", "full", "--packing", "--grad-clip", "0.5"],
+])
+def test_resume_restores_every_method_exactly(tmp_path, extra):
+    out = tmp_path / "run"
+    args = ["--steps", "6", "--warmup", "1", "--batch-size", "2", "--seq-len", "32", "--eval-every", "0",
+            "--save-every", "3", "--keep-checkpoints", "0", "--num-threads", "1", "--out", str(out), *extra]
+    assert train.main(args) == 0
+    ref = last_by_step(read_events(out), "step")
+    shutil.rmtree(out / "checkpoints" / "step-6")
+    n_before = len(read_events(out))
+    assert train.main([*args, "--resume"]) == 0
+    assert last_by_step(read_events(out)[n_before:], "step") == {s: ref[s] for s in (4, 5, 6)}
