@@ -69,7 +69,14 @@ function openSession(host: HostSpec, deps: SshDeps, home: string, sock?: Duplex)
 
   const openChannel = (script: string): Promise<ClientChannel> => new Promise((resolve, reject) => {
     try {
-      client.exec(script, (err, ch) => (err ? reject(mapSshError(err, where, [])) : resolve(ch)));
+      // The script goes to /bin/sh on stdin, so the login shell (zsh, fish, tcsh…) only ever parses
+      // `/bin/sh -s`. The brace group makes sh read the whole script before running any of it, and
+      // stdin is at EOF by then, so no command can swallow the rest of the script.
+      client.exec('/bin/sh -s', (err, ch) => {
+        if (err) return reject(mapSshError(err, where, []));
+        ch.end(`{\n${script}\n}\n`);
+        resolve(ch);
+      });
     } catch {
       reject(new SshError('dropped', `Connection to ${where} dropped.`)); // ssh2 throws "Not connected"
     }

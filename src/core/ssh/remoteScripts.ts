@@ -67,11 +67,11 @@ export function stopScript(dir: string, graceMs: number): string {
     `cd ${shQuote(dir)} 2>/dev/null || exit 0`,
     '[ -s pgid ] || exit 0',
     'touch stop_requested; P="$(cat pgid)"',
-    'kill -TERM -- "-$P" 2>/dev/null || exit 0',
-    `i=0; while kill -0 -- "-$P" 2>/dev/null && [ $i -lt ${tenths} ]; do sleep 0.1; i=$((i+1)); done`,
-    'kill -KILL -- "-$P" 2>/dev/null',
+    'kill -s TERM -- "-$P" 2>/dev/null || exit 0',
+    `i=0; while kill -s 0 -- "-$P" 2>/dev/null && [ $i -lt ${tenths} ]; do sleep 0.1; i=$((i+1)); done`,
+    'kill -s KILL -- "-$P" 2>/dev/null',
     // Killed processes linger as zombies until reaped; report "gone" only once they are.
-    'i=0; while kill -0 -- "-$P" 2>/dev/null && [ $i -lt 50 ]; do sleep 0.1; i=$((i+1)); done; true',
+    'i=0; while kill -s 0 -- "-$P" 2>/dev/null && [ $i -lt 50 ]; do sleep 0.1; i=$((i+1)); done; true',
   ].join('\n');
 }
 
