@@ -54,6 +54,11 @@ test('launch detached, follow to the end: every event once, exit code recorded',
   assert.match(await readFile(join(rec.dir, 'log'), 'utf8'), /"event": "start"/);
 });
 
+test('--out is refused: the run store owns the run directory', async () => {
+  const b = await backend();
+  await assert.rejects(launch(b, ['--steps', '1', '--out', '/tmp/elsewhere']), /--out is chosen by the run store/);
+});
+
 test('a failing run: diverged error, exit code 3, status failed', async () => {
   const b = await backend();
   const rec = await launch(b, ['--steps', '10', '--step-ms', '5', '--fail-at', '4']);

@@ -42,10 +42,14 @@ export class LocalBackend implements RunBackend {
 
   async launch(spec: LaunchSpec): Promise<RunRecord> {
     if (spec.target.kind !== 'local') throw new Error(`the local backend cannot run on ${spec.target.kind} targets`);
+    // The run directory is the engine's output: events, checkpoints, pid and exit code in one place
+    // that every client can find from the store.
+    if (spec.engineArgs.some((a) => a === '--out' || a.startsWith('--out='))) {
+      throw new Error(`--out is chosen by the run store (${join(this.options.runsDir, '<run id>')}); set the runs directory instead.`);
+    }
     const dir = join(this.options.runsDir, spec.id);
     await mkdir(dir, { recursive: true });
-    // The run's own directory is its output unless the user named one.
-    const args = spec.engineArgs.includes('--out') ? [...spec.engineArgs] : [...spec.engineArgs, '--out', dir];
+    const args = [...spec.engineArgs, '--out', dir];
     // Created up front so followers can open it before the engine writes its first line.
     await appendFile(join(dir, EVENTS_FILE), '');
     const pid = await this.proc.spawnDetached({
