@@ -198,6 +198,20 @@ describe('planner page', () => {
     await page.close();
   });
 
+  test('a model that does not fit: verdict, "No" cells and the GPU line', async () => {
+    const { page, errors } = await open('light');
+    const snap = snapshotFor('llama_1b', { gpuMemoryBytes: 24 * 1e9, microBatch: 64 });
+    await send(page, snap);
+    await page.waitForSelector('#app.ready');
+    assert.match(await page.textContent('.verdict') ?? '', /does not fit/);
+    assert.ok((await page.$$('td.fit-no')).length > 0);
+    // The GPU capacity line is drawn in the foreground colour across the bars.
+    assert.ok((await pixelsOf(page, '#3b3b3b')) > 100, 'the dashed GPU line is painted');
+    await page.screenshot({ path: resolve(RESULTS, 'planner-no-fit.png'), fullPage: true });
+    assert.deepEqual(errors, []);
+    await page.close();
+  });
+
   test('launch button: hidden, disabled with a reason, enabled and posting launch; keyboard reachable', async () => {
     const { page, errors } = await open('dark');
     const snap = snapshotFor('llama_60m');

@@ -19,9 +19,10 @@ import { exactBytes, formatGB, METHOD_LABELS } from './format';
 Chart.register(BarController, BarElement, CategoryScale, LinearScale, Legend, Tooltip);
 
 // Fixed order so each component keeps its colour and its place in the stack whatever the method.
+// Optimizer temporaries get the theme's red (a short-lived spike); buffers, always tiny, the last colour.
 const KEY_ORDER = [
-  'weights', 'optimizerStates', 'gradients', 'indices', 'projectors', 'buffers',
-  'workspace', 'activations', 'logits', 'optimizerTemp',
+  'weights', 'optimizerStates', 'gradients', 'indices', 'projectors', 'optimizerTemp',
+  'workspace', 'activations', 'logits', 'buffers',
 ];
 
 interface Series {
@@ -65,17 +66,25 @@ function gpuLinePlugin(state: { gpuBytes: number; theme: ChartTheme; mode: Chart
       const { left, right } = chart.chartArea;
       const ctx = chart.ctx;
       ctx.save();
-      ctx.strokeStyle = state.theme.palette[5];
+      ctx.strokeStyle = state.theme.foreground;
       ctx.setLineDash([6, 4]);
       ctx.lineWidth = 2;
       ctx.beginPath();
       ctx.moveTo(left, py);
       ctx.lineTo(right, py);
       ctx.stroke();
-      ctx.fillStyle = state.theme.foreground;
+      // The label sits on a patch of the editor background so that bars behind it do not hide it.
+      const text = `GPU ${formatGB(state.gpuBytes)}`;
+      ctx.setLineDash([]);
       ctx.font = `${state.theme.fontSize}px ${state.theme.fontFamily}`;
+      const w = ctx.measureText(text).width + 8;
+      const h = state.theme.fontSize + 6;
+      ctx.fillStyle = state.theme.background;
+      ctx.fillRect(right - w, py - h - 2, w, h);
+      ctx.fillStyle = state.theme.foreground;
       ctx.textAlign = 'right';
-      ctx.fillText(`GPU ${formatGB(state.gpuBytes)}`, right - 4, py - 4);
+      ctx.textBaseline = 'bottom';
+      ctx.fillText(text, right - 4, py - 4);
       ctx.restore();
     },
   };
