@@ -325,6 +325,7 @@ def main(argv: list[str] | None = None) -> int:
     dist.barrier(d)  # no rank checks OUT after rank 0 has started writing it
     if d.main:
         out.mkdir(parents=True, exist_ok=True)
+        (out / "exit_code").unlink(missing_ok=True)  # a resumed run is running again
         (out / "pid").write_text(f"{os.getpid()}\n")
         (out / "config.json").write_text(runconfig.to_json(cfg))
     dist.barrier(d)

@@ -60,6 +60,7 @@ def test_corrupt_newest_checkpoint_falls_back_to_the_previous(tmp_path):
     (out / "checkpoints" / ".tmp-step-9").mkdir()                       # an interrupted save
     n_before = len(read_events(out))
 
+    assert (out / "exit_code").exists()
     assert train.main([*args, "--resume"]) == 0
     new = read_events(out)[n_before:]
     warnings = [e["message"] for e in new if e["event"] == "warning"]
