@@ -285,10 +285,11 @@ def _print_traceback() -> None:
 def _reject(message: str, code: str, out: Path | None, rank: int, exit_code: int = EXIT_BAD_INPUT) -> int:
     """Failure before the run starts: one line on stderr, one error event; OUT is written (events,
     exit_code) only if it already existed."""
-    try:
-        sys.stderr.write(f"error: {message}\n")
-    except (OSError, ValueError):
-        pass
+    if rank == 0:
+        try:
+            sys.stderr.write(f"error: {message}\n")
+        except (OSError, ValueError):
+            pass
     existing = out if out is not None and out.is_dir() and rank == 0 else None
     log = EventLog(existing / "events.jsonl" if existing else None, rank)
     log.emit("error", message=message, code=code)
