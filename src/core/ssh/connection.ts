@@ -130,6 +130,11 @@ function openSession(host: HostSpec, deps: SshDeps, home: string, sock?: Duplex)
       settled = true;
       reject(check.refusal() ?? mapSshError(err, where, auth.notes));
     });
+    client.on('close', () => {
+      if (settled) return;
+      settled = true; // closed during the handshake without an error event
+      reject(check.refusal() ?? new SshError('dropped', `Connection to ${where} closed during the handshake.`));
+    });
     client.connect({
       host: host.host,
       port: host.port,
