@@ -4,12 +4,12 @@ import { execFileSync, spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { passphraseKey } from '../../src/core/ssh/auth';
+import { passphraseKey, passwordKey } from '../../src/core/ssh/auth';
 import { connectSsh } from '../../src/core/ssh/connection';
 import { SshError } from '../../src/core/ssh/errors';
 import { fingerprintSha256 } from '../../src/core/ssh/fingerprint';
 import { testDeps } from './harness/fakes';
-import { keygen } from './harness/sshd';
+import { keygen, startSshd } from './harness/sshd';
 import { PASSPHRASE, fixtureEngine, knownHostsEntry, makeWorld } from './harness/world';
 import type { World } from './harness/world';
 
@@ -123,5 +123,22 @@ test('ProxyJump from ~/.ssh/config: the second sshd reached through the first', 
     }
   } finally {
     writeFileSync(join(w.home, '.ssh', 'config'), '');
+  }
+});
+
+test('password: taken from the secret store only, sent only when the server offers password auth', async () => {
+  // A server that accepts passwords only; root has no usable password here, so the login must fail,
+  // but only after the stored password was asked for and tried.
+  const s = await startSshd(join(w.dir, 'sshd-pw'), [], undefined, ['PasswordAuthentication yes', 'PermitRootLogin yes',
+    'AuthenticationMethods password']);
+  try {
+    writeFileSync(w.knownHosts, knownHostsEntry(s), { flag: 'a' });
+    const host = { ...w.host(0, { identityFile: undefined }), port: s.port };
+    const d = deps({ secrets: { [passwordKey(host)]: 'not-the-password' } });
+    await rejects(whoami(d, host), 'auth', /Authentication to root@127\.0\.0\.1:\d+ failed/);
+    assert.deepEqual((d.secrets as unknown as { asked: string[] }).asked, [passwordKey(host)]);
+    assert.match(readFileSync(join(s.dir, 'sshd.log'), 'utf8'), /Failed password for root/);
+  } finally {
+    await s.stop();
   }
 });

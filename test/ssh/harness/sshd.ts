@@ -59,7 +59,7 @@ async function waitFor(cond: () => boolean, ms: number, what: string): Promise<v
 }
 
 /** `authorizedKeys`: public key files allowed to log in. Each server gets its own host key. */
-export async function startSshd(dir: string, authorizedKeys: string[], sessionPath?: string): Promise<Sshd> {
+export async function startSshd(dir: string, authorizedKeys: string[], sessionPath?: string, extra: string[] = []): Promise<Sshd> {
   if (!existsSync(SSHD)) throw new Error(`${SSHD} not found: the SSH tests need OpenSSH's server (apt-get install -y openssh-server).`);
   mkdirSync(dir, { recursive: true });
   mkdirSync('/run/sshd', { recursive: true });
@@ -70,7 +70,7 @@ export async function startSshd(dir: string, authorizedKeys: string[], sessionPa
   const pidFile = join(dir, 'sshd.pid');
   writeFileSync(join(dir, 'sshd_config'), [
     `Port ${port}`, 'ListenAddress 127.0.0.1', `HostKey ${hostKeyFile}`,
-    `AuthorizedKeysFile ${join(dir, 'authorized_keys')}`, 'PasswordAuthentication no',
+    `AuthorizedKeysFile ${join(dir, 'authorized_keys')}`, ...(extra.length ? extra : ['PasswordAuthentication no']),
     'KbdInteractiveAuthentication no', 'StrictModes no', 'UsePAM no', `PidFile ${pidFile}`,
     'PermitRootLogin prohibit-password', 'Subsystem sftp internal-sftp', 'MaxStartups 100', 'LogLevel VERBOSE',
     // Lets a test put stand-in tools (a fake nvidia-smi) first on the sessions' PATH.
