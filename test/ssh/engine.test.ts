@@ -24,10 +24,12 @@ let w: World;
 let deps: SshDeps & { logger: TestLogger };
 let ssh: RunBackend;
 let multi: RunBackend;
+const sampledHosts = new Set<string>();
 before(async () => {
-  w = await makeWorld(2);
+  w = await makeWorld(2, true); // with a stand-in nvidia-smi on both "hosts"
   // Pin gloo to loopback: the test's traffic must stay on 127.0.0.1.
-  deps = { ...testDeps({ home: w.home, knownHosts: w.knownHosts, engineDir: ENGINE }), runEnv: { GLOO_SOCKET_IFNAME: 'lo', OMP_NUM_THREADS: '1' } };
+  deps = { ...testDeps({ home: w.home, knownHosts: w.knownHosts, engineDir: ENGINE }),
+    runEnv: { GLOO_SOCKET_IFNAME: 'lo', OMP_NUM_THREADS: '1' }, samples: (s) => sampledHosts.add(s.host) };
   ssh = createSshBackend(deps);
   multi = createMultiNodeBackend(deps);
 });
@@ -70,6 +72,7 @@ test('2-node torchrun (gloo) equals one process with the same global batch',
     assert.equal(a.length, 10);
     a.forEach((x, i) => assert.ok(Math.abs(x - b[i]) <= 1e-4 * Math.max(1, Math.abs(b[i])), `step ${i + 1}: ${x} vs ${b[i]}`));
     console.log(`2-node losses ${a.map((x) => x.toFixed(5)).join(' ')}`);
+    assert.deepEqual([...sampledHosts].sort(), ['test0', 'test1'], 'GPU samples from every node');
   });
 
 test('a failing node is reported with its host and log; stop stops every node',

@@ -15,12 +15,13 @@ export function parseGpuSampleLines(text: string, host: string, time: number): G
     }));
 }
 
+/** Resolves false when the host has no nvidia-smi (nothing to sample there, ever). */
 export async function streamGpuSamples(session: SshSession, host: string, intervalMs: number,
-  onSample: (s: GpuSample) => void, signal: AbortSignal): Promise<void> {
+  onSample: (s: GpuSample) => void, signal: AbortSignal): Promise<boolean> {
   let pending = '';
-  const script = 'command -v nvidia-smi >/dev/null 2>&1 || exit 0; exec nvidia-smi '
+  const script = 'command -v nvidia-smi >/dev/null 2>&1 || exit 127; exec nvidia-smi '
     + `--query-gpu=index,utilization.gpu,memory.used,memory.total --format=csv,noheader,nounits -lms ${Math.round(intervalMs)}`;
-  await session.stream(script, (chunk) => {
+  const r = await session.stream(script, (chunk) => {
     pending += chunk.toString('utf8');
     const cut = pending.lastIndexOf('\n');
     if (cut < 0) return;
@@ -28,4 +29,5 @@ export async function streamGpuSamples(session: SshSession, host: string, interv
     for (const s of parseGpuSampleLines(pending.slice(0, cut), host, now)) onSample(s);
     pending = pending.slice(cut + 1);
   }, signal);
+  return r.code !== 127;
 }

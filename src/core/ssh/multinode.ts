@@ -9,6 +9,7 @@ import type { SshSession } from './connection';
 import type { SshDeps } from './deps';
 import { SshError } from './errors';
 import { followRemote, sleep } from './follow';
+import { streamGpuSamples } from './gpuSamples';
 import type { HostReport } from './hostCheck';
 import { checkRunId, engineEnv, prepareHost, resolveWorkDir, startDetached } from './hostSession';
 import { shQuote } from './quote';
@@ -85,6 +86,20 @@ async function watchOtherNodes(record: RunRecord, deps: SshDeps, signal: AbortSi
   }
 }
 
+/** GPU samples from the nodes other than rank 0's (followRemote samples that one), retried on drops. */
+async function sampleOtherNodes(hosts: HostSpec[], deps: SshDeps, signal: AbortSignal): Promise<void> {
+  const onSample = deps.samples;
+  if (!onSample) return;
+  await Promise.all(hosts.slice(1).map(async (host) => {
+    while (!signal.aborted) {
+      const more = await withSession(host, deps, (s) => streamGpuSamples(s, host.name, WATCH_MS, onSample, signal))
+        .catch(() => true);
+      if (!more) return;
+      await sleep(WATCH_MS, signal);
+    }
+  }));
+}
+
 export function createMultiNodeOps(deps: SshDeps): RunBackend {
   const reports = new Map<string, HostReport>();
   const stopAll = (record: RunRecord, graceMs: number): Promise<unknown> =>
@@ -132,7 +147,9 @@ export function createMultiNodeOps(deps: SshDeps): RunBackend {
       const watcher = new AbortController();
       const stopWatch = (): void => watcher.abort();
       signal.addEventListener('abort', stopWatch, { once: true });
-      const watching = hosts.length > 1 ? watchOtherNodes(record, deps, watcher.signal) : Promise.resolve();
+      const watching = hosts.length > 1
+        ? Promise.all([watchOtherNodes(record, deps, watcher.signal), sampleOtherNodes(hosts, deps, watcher.signal)])
+        : Promise.resolve();
       try {
         await followRemote({ host: hosts[0], dir: record.dir, file: EVENTS_FILE }, offset, onBytes, signal, deps);
       } finally {
