@@ -1,6 +1,6 @@
 // Follows a remote events file across dropped connections. The byte offset is advanced only by bytes
 // actually handed to `onBytes`, and every (re)started tail begins exactly there, so nothing is lost or
-// repeated. Reconnects back off from 250 ms up to 5 s and give up after 5 minutes without a connection.
+// repeated. Reconnects start at once, back off up to 5 s, and give up after 5 minutes without a connection.
 import type { HostSpec } from '../runs/types';
 import { connectSsh } from './connection';
 import type { SshSession } from './connection';
@@ -67,7 +67,8 @@ export async function followRemote(t: FollowTarget, offset: number, onBytes: (ch
       if (failures++ === 0) failingSince = Date.now();
       if (Date.now() - failingSince > GIVE_UP_MS) throw err;
       deps.logger.warn(`${(err as Error).message} Reconnecting (attempt ${failures})…`);
-      await sleep(Math.min(5000, 250 * 2 ** (failures - 1)), signal);
+      // A single drop is retried at once; repeated failures back off 250 ms, 500 ms, … 5 s.
+      await sleep(failures === 1 ? 0 : Math.min(5000, 250 * 2 ** (failures - 2)), signal);
     } finally {
       session?.end();
     }
