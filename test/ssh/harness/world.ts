@@ -1,7 +1,7 @@
 // A throwaway "remote host" for one test file: temp home, client keys, one or more sshd on loopback,
 // a known_hosts that already trusts them. Everything lives under one temp dir removed at the end.
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { HostSpec } from '../../../src/core/runs/types';
@@ -50,6 +50,21 @@ esac
 `;
 
 /** `fakeGpu`: sessions see a fake nvidia-smi first on PATH. */
+/**
+ * A failed test can leave a remote job running; every such process names the world's unique temp
+ * dir on its command line (run dir, engine copy), so those — and only those — are killed.
+ */
+function killLeftovers(dir: string): void {
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name) || Number(name) === process.pid) continue;
+    try {
+      if (readFileSync(`/proc/${name}/cmdline`, 'utf8').includes(dir)) process.kill(Number(name), 'SIGKILL');
+    } catch {
+      // gone meanwhile, or not ours to read
+    }
+  }
+}
+
 export async function makeWorld(servers = 1, fakeGpu = false): Promise<World> {
   const dir = mkdtempSync(join(tmpdir(), 'sltrain-ssh-'));
   const home = join(dir, 'home');
@@ -77,6 +92,7 @@ export async function makeWorld(servers = 1, fakeGpu = false): Promise<World> {
       python: remotePython(), workDir: join(dir, `work${i}`), ...extra,
     }),
     close: async () => {
+      killLeftovers(dir);
       await Promise.all(started.map((s) => s.stop()));
       rmSync(dir, { recursive: true, force: true });
     },
