@@ -7,6 +7,7 @@ layers=(
   "typecheck|npm run -s typecheck"
   "unit|npm run -s test:unit"
   "engine|(cd engine && .venv/bin/python -m pytest -q -p no:cacheprovider)"
+  "parity|npm run -s test:parity"
   "integration|npm run -s test:integration"
   "runview|npm run -s test:runview"
   "webview|npm run -s test:webview"

@@ -53,9 +53,8 @@ export function activations(c: ModelConfig, o: PlanOptions): ActivationModel {
   const attention =
     norm +
     3 * N * h * a + // q, k, v as SDPA saves them (k, v expanded to every query head under GQA)
-    N * h * a + // SDPA output
-    B * H * T * 4 + // SDPA logsumexp, fp32
-    N * h * a; // o_proj input: the heads merged back into (B, T, C), a copy
+    N * h * a + // SDPA output; o_proj's input is a view of it (flash kernels write (B, T, H, D))
+    B * H * T * 4; // SDPA logsumexp, fp32
   const mlp = norm + 4 * N * I * a; // gate out (silu), silu out and up out (mul), product (down)
   const perLayer = attention + mlp;
   const layerInputs = N * h * (o.precision === 'bf16' ? 2 : 4);

@@ -108,6 +108,7 @@ export function plan(config: ModelConfig, options: PlanOptions): PlanResult {
     params,
     estimate: paperEstimate(config, options, params),
     staticBytes: st.exact,
+    largestGradientBytes: st.largestGradExact,
     activations: { savedBytes: act.saved, perLayerBytes: act.perLayer, logitsBytes: act.forwardTransient },
     peak,
     fits: fit,

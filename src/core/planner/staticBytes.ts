@@ -53,6 +53,8 @@ export interface StaticDetail {
   rounded: StaticBytes;
   /** The largest single gradient (per-layer updates keep only one alive at a time). */
   largestGradBytes: number;
+  /** The same, unrounded. */
+  largestGradExact: number;
   /** The output head's gradient (the embedding's when tied): the first one backward produces. */
   headGradBytes: number;
 }
@@ -67,6 +69,7 @@ export function staticBytes(c: ModelConfig, o: PlanOptions): StaticDetail {
   const p = paramElementBytes(o);
   const shapes = new Map(linearShapes(c).map((l) => [l.kind, l]));
   let largestGradBytes = 0;
+  let largestGradExact = 0;
   let headGradBytes = 0;
   const add = (key: keyof StaticBytes, bytes: number): void => {
     exact[key] += bytes;
@@ -81,6 +84,7 @@ export function staticBytes(c: ModelConfig, o: PlanOptions): StaticDetail {
     if (!t.trainable) continue;
     add('gradients', t.numel * p);
     largestGradBytes = Math.max(largestGradBytes, roundBlock(t.numel * p));
+    largestGradExact = Math.max(largestGradExact, t.numel * p);
     if (t.component === 'head' || (c.tieWordEmbeddings && t.component === 'embeddings')) headGradBytes = roundBlock(t.numel * p);
     for (const [bytes, isProjector] of optimizerStateTensors(t, o)) {
       add(isProjector ? 'projectors' : 'optimizerStates', bytes);
@@ -92,5 +96,5 @@ export function staticBytes(c: ModelConfig, o: PlanOptions): StaticDetail {
     add('optimizerStates', 256 * 4);
   }
   // The engine registers no buffers besides the SLTrain indices: rotary tables are computed per forward.
-  return { exact, rounded, largestGradBytes, headGradBytes };
+  return { exact, rounded, largestGradBytes, largestGradExact, headGradBytes };
 }

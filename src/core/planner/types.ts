@@ -96,6 +96,8 @@ export interface PlanResult {
   params: ParamCounts;
   estimate: Estimate;
   staticBytes: StaticBytes;
+  /** The largest single gradient, exact (per-layer updates keep about one alive at a time). */
+  largestGradientBytes: number;
   activations: { savedBytes: number; perLayerBytes: number; logitsBytes: number };
   peak: Peak;
   fits: Fit;

@@ -1,0 +1,109 @@
+// Planner ↔ engine parity on CPU: `python -m sltrain.measure` (here through one Python process that
+// loops over the matrix) against `sltrain plan --json`. Counts and static bytes must agree to the
+// byte; saved activations within 2 %.
+import { strict as assert } from 'node:assert';
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+
+const ROOT = join(__dirname, '..', '..', '..');
+const PY = join(ROOT, 'engine', '.venv', 'bin', 'python');
+const CLI = join(ROOT, 'dist', 'cli.js');
+
+interface Case {
+  model: string;
+  method: 'full' | 'lowrank' | 'galore' | 'sltrain';
+  per_layer: boolean;
+  precision: 'fp32' | 'bf16';
+  batch_size: number;
+  seq_len: number;
+}
+
+interface Measured {
+  params: { total: number; trainable: number; sparse_nonzeros: number };
+  bytes: Record<string, number>;
+  gradients_mode: 'all' | 'per_layer_max';
+}
+
+/**
+ * Tiny presets up to 60M × full, lowrank, galore, sltrain × AdamW and per-layer × fp32 and bf16 ×
+ * batch 1 and 2. The two smallest presets run every combination; the larger ones a covering subset,
+ * since 60M on two CPU cores costs seconds per setup.
+ */
+function matrix(): Case[] {
+  const cases: Case[] = [];
+  const methods = ['full', 'lowrank', 'galore', 'sltrain'] as const;
+  const add = (model: string, per_layer: boolean, precision: 'fp32' | 'bf16', batch_size: number): void => {
+    for (const method of methods) cases.push({ model, method, per_layer, precision, batch_size, seq_len: 64 });
+  };
+  for (const model of ['llama_tiny', 'llama_9m']) {
+    for (const per_layer of [false, true]) {
+      for (const precision of ['fp32', 'bf16'] as const) {
+        for (const batch of [1, 2]) add(model, per_layer, precision, batch);
+      }
+    }
+  }
+  for (const precision of ['fp32', 'bf16'] as const) {
+    for (const batch of [1, 2]) add('llama_20m', false, precision, batch);
+  }
+  add('llama_20m', true, 'fp32', 1);
+  add('llama_60m', false, 'fp32', 1);
+  add('llama_60m', true, 'bf16', 2);
+  return cases;
+}
+
+function measureAll(cases: Case[]): Array<{ case: Case; measured: Measured }> {
+  const out = execFileSync(PY, [join(ROOT, 'test', 'parity', 'measure_matrix.py')], {
+    input: JSON.stringify(cases), cwd: join(ROOT, 'engine'), maxBuffer: 64 * 1024 * 1024,
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
+  return out.toString().trim().split('\n').map((l) => JSON.parse(l));
+}
+
+interface PlanJson {
+  params: { total: number; trainable: number; sparseNonzeros: number };
+  staticBytes: Record<string, number>;
+  largestGradientBytes: number;
+  activations: { savedBytes: number };
+}
+
+function planFor(c: Case): PlanJson {
+  const args = ['plan', '--model', c.model, '--method', c.method, '--precision', c.precision,
+    '--batch', String(c.batch_size), '--seq', String(c.seq_len), '--json'];
+  if (c.per_layer) args.push('--per-layer');
+  return JSON.parse(execFileSync(process.execPath, [CLI, ...args]).toString()) as PlanJson;
+}
+
+const ready = existsSync(PY) && existsSync(CLI);
+describe('planner matches the engine on CPU', { skip: ready ? false : 'run `make build venv` first' }, () => {
+  const cases = matrix();
+  let results: Array<{ case: Case; measured: Measured }> = [];
+  const errors: number[] = [];
+  it(`measures ${cases.length} setups in the engine`, () => {
+    results = measureAll(cases);
+    assert.equal(results.length, cases.length);
+  });
+  it('parameter totals, trainable counts and nonzeros are equal', () => {
+    for (const { case: c, measured: m } of results) {
+      const p = planFor(c);
+      const tag = JSON.stringify(c);
+      assert.equal(p.params.total, m.params.total, `total ${tag}`);
+      assert.equal(p.params.trainable, m.params.trainable, `trainable ${tag}`);
+      assert.equal(p.params.sparseNonzeros, m.params.sparse_nonzeros, `nnz ${tag}`);
+      // Static bytes agree to the byte.
+      assert.equal(p.staticBytes.weights, m.bytes.weights, `weights ${tag}`);
+      assert.equal(p.staticBytes.indices, m.bytes.indices, `indices ${tag}`);
+      assert.equal(p.staticBytes.buffers, m.bytes.buffers, `buffers ${tag}`);
+      assert.equal(p.staticBytes.projectors, m.bytes.projectors, `projectors ${tag}`);
+      assert.equal(p.staticBytes.optimizerStates, m.bytes.optimizer_states_excluding_projectors, `states ${tag}`);
+      const grads = m.gradients_mode === 'per_layer_max' ? p.largestGradientBytes : p.staticBytes.gradients;
+      assert.equal(grads, m.bytes.gradients, `gradients ${tag}`);
+      const err = (p.activations.savedBytes - m.bytes.saved_activations) / m.bytes.saved_activations;
+      errors.push(Math.abs(err));
+      assert.ok(Math.abs(err) <= 0.02, `saved activations ${tag}: planner ${p.activations.savedBytes}, engine ${m.bytes.saved_activations}`);
+    }
+    const sorted = [...errors].sort((a, b) => a - b);
+    console.log(`saved-activation error over ${errors.length} setups: median ${(100 * sorted[sorted.length >> 1]).toFixed(3)} %, max ${(100 * sorted[sorted.length - 1]).toFixed(3)} %`);
+  });
+});
