@@ -5,6 +5,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { passphraseKey, passwordKey } from '../../src/core/ssh/auth';
+import { createSshBackend } from '../../src/core/ssh/backend';
 import { connectSsh } from '../../src/core/ssh/connection';
 import { SshError } from '../../src/core/ssh/errors';
 import { fingerprintSha256 } from '../../src/core/ssh/fingerprint';
@@ -105,8 +106,13 @@ test('changed host key: refused with a warning, consent is not even asked', asyn
   assert.equal(d.prompts.length, 0);
 });
 
-test('connection refused maps to a user message', async () => {
+test('connection refused maps to a user message; status of a run there is "unknown"', async () => {
   await rejects(whoami(deps(), w.host(0, { port: 1 })), 'refused', /Connection refused by root@127\.0\.0\.1:1/);
+  const host = w.host(0, { port: 1 });
+  const rec = { id: 'x', name: 'x', target: { kind: 'ssh' as const, host }, engineArgs: [], dir: '/nonexistent', localDir: '', createdAt: 0, status: 'running' as const };
+  const d = deps();
+  assert.equal(await createSshBackend(d).status(rec), 'unknown');
+  assert.match(d.logger.lines.join('\n'), /Connection refused/);
 });
 
 test('ProxyJump from ~/.ssh/config: the second sshd reached through the first', async () => {

@@ -8,7 +8,7 @@ import type { HostReport } from './hostCheck';
 import { checkRunId, engineEnv, prepareHost, startDetached } from './hostSession';
 import { createMultiNodeOps } from './multinode';
 import { stateScript, stopScript } from './remoteScripts';
-import { EVENTS_FILE, localRunDir, withSession } from './runHelpers';
+import { EVENTS_FILE, localRunDir, unknownWhenUnreachable, withSession } from './runHelpers';
 import { parseRemoteState } from './runState';
 
 export type { SshDeps } from './deps';
@@ -42,8 +42,8 @@ export function createSshBackend(deps: SshDeps): RunBackend {
       return followRemote({ host: sshHost(record), dir: record.dir, file: EVENTS_FILE }, offset, onBytes, signal, deps);
     },
     async status(record): Promise<RunStatus> {
-      return withSession(sshHost(record), deps, async (s) =>
-        parseRemoteState((await s.exec(stateScript(record.dir, EVENTS_FILE))).stdout).status);
+      return unknownWhenUnreachable(deps, () => withSession(sshHost(record), deps, async (s) =>
+        parseRemoteState((await s.exec(stateScript(record.dir, EVENTS_FILE))).stdout).status));
     },
     async stop(record, graceMs): Promise<void> {
       await withSession(sshHost(record), deps, (s) => s.exec(stopScript(record.dir, graceMs)));

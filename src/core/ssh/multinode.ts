@@ -14,7 +14,7 @@ import type { HostReport } from './hostCheck';
 import { checkRunId, engineEnv, prepareHost, resolveWorkDir, startDetached } from './hostSession';
 import { shQuote } from './quote';
 import { logTailScript, stateScript, stopScript } from './remoteScripts';
-import { EVENTS_FILE, localRunDir, withSession } from './runHelpers';
+import { EVENTS_FILE, localRunDir, unknownWhenUnreachable, withSession } from './runHelpers';
 import { parseRemoteState } from './runState';
 import { effectiveHost } from './sshConfig';
 import type { RemoteState } from './runState';
@@ -159,7 +159,7 @@ export function createMultiNodeOps(deps: SshDeps): RunBackend {
       }
     },
     async status(record): Promise<RunStatus> {
-      return combineNodeStates(await nodeStates(record, deps, 0));
+      return unknownWhenUnreachable(deps, async () => combineNodeStates(await nodeStates(record, deps, 0)));
     },
     async stop(record, graceMs): Promise<void> {
       await stopAll(record, graceMs);

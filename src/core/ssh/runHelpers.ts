@@ -1,10 +1,11 @@
 // Small helpers shared by the SSH and multi-node backends.
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import type { HostSpec } from '../runs/types';
+import type { HostSpec, RunStatus } from '../runs/types';
 import { connectSsh } from './connection';
 import type { SshSession } from './connection';
 import type { SshDeps } from './deps';
+import { isTransient } from './errors';
 
 export const EVENTS_FILE = 'events.jsonl';
 
@@ -21,4 +22,18 @@ export async function withSession<T>(host: HostSpec, deps: SshDeps, fn: (s: SshS
 /** Where the local mirror of a remote run's events lives unless the run store chooses otherwise. */
 export function localRunDir(deps: SshDeps, id: string): string {
   return join(deps.localRunsDir ?? join(deps.homeDir ?? homedir(), '.sltrain', 'runs'), id);
+}
+
+/**
+ * A host that cannot be reached right now says nothing about the run (it keeps going there):
+ * "unknown", with the reason logged. Failures the user must fix (auth, host key) still throw.
+ */
+export async function unknownWhenUnreachable(deps: SshDeps, read: () => Promise<RunStatus>): Promise<RunStatus> {
+  try {
+    return await read();
+  } catch (err) {
+    if (!isTransient(err)) throw err;
+    deps.logger.warn((err as Error).message);
+    return 'unknown';
+  }
 }
