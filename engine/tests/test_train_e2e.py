@@ -161,3 +161,11 @@ def test_hf_dataset_tokenizer_and_model_config_file(tmp_path):
     assert events[0]["config"]["rank"] == 4 and events[0]["config"]["text_field"] == "body"
     assert any(e["event"] == "warning" and e["code"] == "tokenizer" for e in events)
     assert [e["step"] for e in events if e["event"] == "step"] == [1, 2, 3]
+
+
+@pytest.mark.parametrize("method", ["sltrain", "galore"])
+def test_adam8bit_when_bitsandbytes_is_installed(tmp_path, method):
+    pytest.importorskip("bitsandbytes")
+    code = train.main(["--method", method, "--optimizer", "adam8bit", "--galore-update-gap", "2", "--steps", "3",
+                       "--warmup", "1", "--eval-every", "3", "--out", str(tmp_path / "r"), *SMALL])
+    assert code == 0 and read_events(tmp_path / "r")[-1]["status"] == "completed"
