@@ -32,6 +32,11 @@ export interface SshSession {
   end(): void;
 }
 
+/** $SSH_AUTH_SOCK; on Windows the OpenSSH agent's pipe (ssh2's Pageant helper breaks when bundled). */
+function defaultAgent(): string | undefined {
+  return process.env.SSH_AUTH_SOCK ?? (process.platform === 'win32' ? '\\\\.\\pipe\\openssh-ssh-agent' : undefined);
+}
+
 export function describeHost(host: HostSpec): string {
   return `${host.user}@${host.host}:${host.port}`;
 }
@@ -61,7 +66,7 @@ function openSession(host: HostSpec, deps: SshDeps, home: string, sock?: Duplex)
   const where = describeHost(host);
   const files = deps.knownHostsFiles ?? [join(home, '.ssh', 'known_hosts')];
   const check = createHostKeyCheck(host, files, deps.consent, deps.logger);
-  const auth = planAuth(host, deps.secrets, home, deps.agentSocket ?? process.env.SSH_AUTH_SOCK);
+  const auth = planAuth(host, deps.secrets, home, deps.agentSocket ?? defaultAgent());
   const client = new Client();
   let markClosed = (): void => undefined;
   const closed = new Promise<void>((resolve) => { markClosed = resolve; });
