@@ -175,7 +175,9 @@ class Trainer:
         if self.cfg.grad_clip > 0:
             params = [p for p in self.model.parameters() if p.grad is not None]
             return float(torch.nn.utils.clip_grad_norm_(params, self.cfg.grad_clip))
-        return float(torch.nn.utils.get_total_norm(grads))
+        if hasattr(torch.nn.utils, "get_total_norm"):  # torch >= 2.6
+            return float(torch.nn.utils.get_total_norm(grads))
+        return float(torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g) for g in grads])))
 
     @torch.no_grad()
     def evaluate(self) -> None:
