@@ -11,7 +11,7 @@ import { SshError } from '../../src/core/ssh/errors';
 import { fingerprintSha256 } from '../../src/core/ssh/fingerprint';
 import { testDeps } from './harness/fakes';
 import { keygen, startSshd } from './harness/sshd';
-import { PASSPHRASE, fixtureEngine, knownHostsEntry, makeWorld } from './harness/world';
+import { PASSPHRASE, USER, fixtureEngine, knownHostsEntry, makeWorld } from './harness/world';
 import type { World } from './harness/world';
 
 let w: World;
@@ -35,13 +35,13 @@ async function rejects(p: Promise<unknown>, failure: string, pattern: RegExp): P
 }
 
 test('key file without passphrase', async () => {
-  assert.equal(await whoami(deps()), 'root');
+  assert.equal(await whoami(deps()), USER);
 });
 
 test('key file with passphrase from the secret store; missing passphrase gives a clear message', async () => {
   const host = w.host(0, { identityFile: w.clientKeyPw });
   const d = deps({ secrets: { [passphraseKey(w.clientKeyPw)]: PASSPHRASE } });
-  assert.equal(await whoami(d, host), 'root');
+  assert.equal(await whoami(d, host), USER);
   await rejects(whoami(deps(), host), 'auth', /encrypted and no passphrase is stored/);
   await rejects(whoami(deps({ secrets: { [passphraseKey(w.clientKeyPw)]: 'wrong' } }), host), 'auth', /does not decrypt/);
 });
@@ -58,8 +58,8 @@ test('ssh-agent via its socket', async () => {
     }
     execFileSync('ssh-add', [w.clientKey], { env: { SSH_AUTH_SOCK: sock }, stdio: 'ignore' });
     const host = w.host(0, { identityFile: undefined });
-    assert.equal(await whoami(deps({ agentSocket: sock }), host), 'root');
-    await rejects(whoami(deps(), host), 'auth', /Authentication to root@127\.0\.0\.1:\d+ failed/);
+    assert.equal(await whoami(deps({ agentSocket: sock }), host), USER);
+    await rejects(whoami(deps(), host), 'auth', new RegExp(`Authentication to ${USER}@127\\.0\\.0\\.1:\\d+ failed`));
   } finally {
     agent.kill('SIGTERM');
   }
@@ -76,11 +76,11 @@ test('unknown host key: refused without consent, recorded with consent, then tru
   assert.equal(readFileSync(kh, 'utf8'), '');
 
   const accept = deps({ knownHosts: kh, accept: true });
-  assert.equal(await whoami(accept), 'root');
+  assert.equal(await whoami(accept), USER);
   assert.equal(accept.prompts.length, 1);
   assert.match(readFileSync(kh, 'utf8'), /^\|1\|/);
   const again = deps({ knownHosts: kh, accept: false });
-  assert.equal(await whoami(again), 'root');
+  assert.equal(await whoami(again), USER);
   assert.equal(again.prompts.length, 0);
   // OpenSSH itself agrees with what we recorded.
   const found = execFileSync('ssh-keygen', ['-F', `[127.0.0.1]:${w.servers[0].port}`, '-f', kh], { encoding: 'utf8' });
@@ -92,7 +92,7 @@ test('hashed known_hosts entry from ssh-keygen -H matches [127.0.0.1]:PORT', asy
   writeFileSync(kh, knownHostsEntry(w.servers[0]));
   execFileSync('ssh-keygen', ['-H', '-f', kh], { stdio: 'ignore' });
   const d = deps({ knownHosts: kh });
-  assert.equal(await whoami(d), 'root');
+  assert.equal(await whoami(d), USER);
   assert.equal(d.prompts.length, 0);
 });
 
@@ -107,7 +107,7 @@ test('changed host key: refused with a warning, consent is not even asked', asyn
 });
 
 test('connection refused maps to a user message; status of a run there is "unknown"', async () => {
-  await rejects(whoami(deps(), w.host(0, { port: 1 })), 'refused', /Connection refused by root@127\.0\.0\.1:1/);
+  await rejects(whoami(deps(), w.host(0, { port: 1 })), 'refused', new RegExp(`Connection refused by ${USER}@127\\.0\\.0\\.1:1`));
   const host = w.host(0, { port: 1 });
   const rec = { id: 'x', name: 'x', target: { kind: 'ssh' as const, host }, engineArgs: [], dir: '/nonexistent', localDir: '', createdAt: 0, status: 'running' as const };
   const d = deps();
@@ -133,7 +133,7 @@ test('ProxyJump from ~/.ssh/config: the second sshd reached through the first', 
 });
 
 test('password: taken from the secret store only, sent only when the server offers password auth', async () => {
-  // A server that accepts passwords only; root has no usable password here, so the login must fail,
+  // A server that accepts passwords only; the test user has no usable password here, so the login must fail,
   // but only after the stored password was asked for and tried.
   const s = await startSshd(join(w.dir, 'sshd-pw'), [], undefined, ['PasswordAuthentication yes', 'PermitRootLogin yes',
     'AuthenticationMethods password']);
@@ -141,9 +141,9 @@ test('password: taken from the secret store only, sent only when the server offe
     writeFileSync(w.knownHosts, knownHostsEntry(s), { flag: 'a' });
     const host = { ...w.host(0, { identityFile: undefined }), port: s.port };
     const d = deps({ secrets: { [passwordKey(host)]: 'not-the-password' } });
-    await rejects(whoami(d, host), 'auth', /Authentication to root@127\.0\.0\.1:\d+ failed/);
+    await rejects(whoami(d, host), 'auth', new RegExp(`Authentication to ${USER}@127\\.0\\.0\\.1:\\d+ failed`));
     assert.deepEqual((d.secrets as unknown as { asked: string[] }).asked, [passwordKey(host)]);
-    assert.match(readFileSync(join(s.dir, 'sshd.log'), 'utf8'), /Failed password for root/);
+    assert.match(readFileSync(join(s.dir, 'sshd.log'), 'utf8'), new RegExp(`Failed password for ${USER}`));
   } finally {
     await s.stop();
   }

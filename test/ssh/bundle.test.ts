@@ -5,7 +5,7 @@ import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { build } from 'esbuild';
-import { makeWorld, repoRoot } from './harness/world';
+import { USER, makeWorld, repoRoot } from './harness/world';
 import type { World } from './harness/world';
 
 let w: World;
@@ -19,7 +19,7 @@ test('bundled ssh2 works without its native addons', async () => {
     platform: 'node', format: 'cjs', target: 'node20', logLevel: 'silent',
     external: ['vscode', 'cpu-features', './crypto/build/Release/sshcrypto.node'],
   });
-  const out = execFileSync(process.execPath, [outfile, String(w.servers[0].port), w.clientKey, w.knownHosts, w.home],
+  const out = execFileSync(process.execPath, [outfile, String(w.servers[0].port), w.clientKey, w.knownHosts, w.home, USER],
     { cwd: join(w.dir, 'bundle'), encoding: 'utf8', timeout: 30_000 });
   assert.equal(out, 'bundled-ok\n');
 });

@@ -5,7 +5,7 @@ import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { makeWorld, remotePython, repoRoot } from './harness/world';
+import { USER, makeWorld, remotePython, repoRoot } from './harness/world';
 import type { World } from './harness/world';
 
 let w: World;
@@ -20,7 +20,7 @@ function hosts(args: string[]): { code: number | null; out: string; err: string 
 }
 
 test('sltrain hosts check: report for a trusted host, refusal for an unknown key without a terminal', () => {
-  const dest = `root@127.0.0.1:${w.servers[0].port}`;
+  const dest = `${USER}@127.0.0.1:${w.servers[0].port}`;
   const base = ['check', dest, '--identity', w.clientKey, '--python', remotePython(), '--work-dir', join(w.dir, 'cliwork')];
   const ok = hosts(base);
   assert.equal(ok.code, 0, ok.err);

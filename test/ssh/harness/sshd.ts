@@ -62,7 +62,7 @@ async function waitFor(cond: () => boolean, ms: number, what: string): Promise<v
 export async function startSshd(dir: string, authorizedKeys: string[], sessionPath?: string, extra: string[] = []): Promise<Sshd> {
   if (!existsSync(SSHD)) throw new Error(`${SSHD} not found: the SSH tests need OpenSSH's server (apt-get install -y openssh-server).`);
   mkdirSync(dir, { recursive: true });
-  mkdirSync('/run/sshd', { recursive: true });
+  if (process.getuid?.() === 0) mkdirSync('/run/sshd', { recursive: true }); // privilege separation dir
   const hostKeyFile = join(dir, 'host_key');
   keygen(hostKeyFile);
   writeFileSync(join(dir, 'authorized_keys'), authorizedKeys.map((f) => readFileSync(f, 'utf8')).join(''), { mode: 0o600 });

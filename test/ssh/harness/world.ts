@@ -2,11 +2,14 @@
 // a known_hosts that already trusts them. Everything lives under one temp dir removed at the end.
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { tmpdir, userInfo } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { HostSpec } from '../../../src/core/runs/types';
 import { keygen, startSshd } from './sshd';
 import type { Sshd } from './sshd';
+
+/** The tests log in as whoever runs them (root in CI); sshd only lets a non-root server do that. */
+export const USER = userInfo().username;
 
 export const PASSPHRASE = 'correct horse $(battery) staple';
 
@@ -88,7 +91,7 @@ export async function makeWorld(servers = 1, fakeGpu = false): Promise<World> {
   return {
     dir, home, knownHosts, clientKey, clientKeyPw, servers: started,
     host: (i = 0, extra = {}) => ({
-      name: `test${i}`, host: '127.0.0.1', port: started[i].port, user: 'root', identityFile: clientKey,
+      name: `test${i}`, host: '127.0.0.1', port: started[i].port, user: USER, identityFile: clientKey,
       python: remotePython(), workDir: join(dir, `work${i}`), ...extra,
     }),
     close: async () => {
