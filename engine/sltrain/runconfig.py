@@ -121,12 +121,28 @@ def add_flags(p: argparse.ArgumentParser, names=tuple(f.name for f in fields(Run
                        metavar=f.name.upper(), help=HELP.get(f.name))
 
 
+TYPES = {f.name: f.type for f in fields(RunConfig)}
+
+
+def _typed(key: str, v, source: str):
+    """Run-file values are checked against the field's type (the command line already parsed them)."""
+    kind = TYPES[key]
+    if v is None and "None" in kind:
+        return v
+    ok = {"bool": isinstance(v, bool), "str": isinstance(v, str),
+          "int": isinstance(v, int) and not isinstance(v, bool),
+          "float": isinstance(v, (int, float)) and not isinstance(v, bool)}[kind.split(" |")[0]]
+    if not ok:
+        raise ConfigError(f"{source}: {key} must be of type {kind}, got {v!r}")
+    return float(v) if kind.startswith("float") else v
+
+
 def _apply(cfg: RunConfig, values: dict, source: str) -> None:
     for k, v in values.items():
         key = k.replace("-", "_")
         if key not in FIELDS:
             raise ConfigError(f"{source}: unknown setting {k!r}")
-        setattr(cfg, key, v)
+        setattr(cfg, key, _typed(key, v, source))
 
 
 def _read_run_file(path: Path) -> dict:

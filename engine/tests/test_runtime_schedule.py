@@ -64,3 +64,11 @@ def test_unknown_key_in_run_file(tmp_path):
     run.write_text(json.dumps({"stepz": 5}))
     with pytest.raises(ConfigError, match="stepz"):
         runconfig.resolve(["--config", str(run)])
+
+
+@pytest.mark.parametrize("setting", [{"steps": "10"}, {"lr": "fast"}, {"packing": 1}, {"steps": 2.5}])
+def test_run_file_values_are_type_checked(tmp_path, setting):
+    run = tmp_path / "run.json"
+    run.write_text(json.dumps(setting))
+    with pytest.raises(ConfigError, match="must be of type"):
+        runconfig.resolve(["--config", str(run)])
