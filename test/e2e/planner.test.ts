@@ -151,6 +151,8 @@ before(async () => {
   mkdirSync(RESULTS, { recursive: true });
   workspace = mkdtempSync(join(tmpdir(), 'sltrain-ws-'));
   writeFileSync(join(workspace, 'config.json'), JSON.stringify(hfConfig('llama_60m'), null, 2) + '\n');
+  writeFileSync(join(workspace, 'bert.json'), JSON.stringify({ model_type: 'bert', hidden_size: 768, num_attention_heads: 12 }, null, 2) + '\n');
+  writeFileSync(join(workspace, 'notes.json'), '{ "notes": "not a model config" }\n');
   server = await startCodeServer(VSIX, workspace, settings);
   browser = await chromium.launch({ executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium', args: CHROMIUM_ARGS });
   page = await browser.newPage({ viewport: { width: 1600, height: 1000 } });
@@ -196,6 +198,12 @@ test('plan a config.json from the palette, follow edits, themes and a reload', {
     assert.deepEqual(rows, expected);
     assert.equal(await planner().locator('.problems').isVisible(), false);
     await page.keyboard.press('Control+S');
+    // Saved, so that the reload below finds the edited config on disk.
+    const deadline = Date.now() + 10_000;
+    while (!readFileSync(join(workspace, 'config.json'), 'utf8').includes('"hidden_size": 768')) {
+      if (Date.now() > deadline) throw new Error('config.json was not saved');
+      await page.waitForTimeout(100);
+    }
   });
 
   await t.test('dark and high-contrast themes re-render the chart in their colours', async () => {
@@ -219,9 +227,40 @@ test('plan a config.json from the palette, follow edits, themes and a reload', {
     await page.reload();
     await page.waitForSelector('.monaco-workbench', { timeout: 60_000 });
     await planner().locator('#app.ready').waitFor({ timeout: 60_000 });
+    await page.screenshot({ path: join(RESULTS, 'e2e-restored.png') });
     // The restored page may render an intermediate snapshot first (e.g. while the editor reopens).
-    const restored = await waitForRows((rows) => JSON.stringify(rows) === JSON.stringify(before), 'the restored numbers');
+    const restored = await waitForRows((rows) => JSON.stringify(rows) === JSON.stringify(before), `the restored numbers ${JSON.stringify(before)}`);
     assert.deepEqual(restored, before);
     await page.screenshot({ path: join(RESULTS, 'e2e-restored.png') });
+  });
+
+  await t.test('not a Llama config (explorer context menu): field problems inline, no numbers', async () => {
+    await page.locator('.explorer-folders-view .monaco-list-row', { hasText: 'bert.json' }).click({ button: 'right' });
+    const item = page.locator('.context-view .action-label', { hasText: 'Plan SLTrain run' });
+    await item.waitFor();
+    // The menu lays itself out after it appears; a click during that can land on another entry.
+    await page.waitForTimeout(500);
+    await item.click();
+    const problems = planner().locator('.problems');
+    await problems.filter({ hasText: 'model_type' }).waitFor({ timeout: 30_000 });
+    assert.match(await problems.textContent() ?? '', /num_hidden_layers/);
+    assert.equal(await planner().locator('.results').isVisible(), false);
+    await page.screenshot({ path: join(RESULTS, 'e2e-not-llama.png') });
+  });
+
+  await t.test('from a JSON that is not a config, the quick pick offers presets', async () => {
+    await page.locator('.explorer-folders-view .monaco-list-row', { hasText: 'notes.json' }).click();
+    await page.locator('.tab.active', { hasText: 'notes.json' }).waitFor();
+    await runCommand('Plan SLTrain run');
+    await page.locator('.quick-input-widget input[placeholder*="preset"]').waitFor();
+    await page.keyboard.insertText('llama_130m');
+    await page.locator('.quick-input-list .monaco-list-row.focused', { hasText: 'llama_130m' }).waitFor();
+    await page.keyboard.press('Enter');
+    await planner().locator('.source', { hasText: 'llama_130m' }).waitFor({ timeout: 30_000 });
+    const out = execFileSync(process.execPath, [join(ROOT, 'dist/cli.js'), 'plan', '--model', 'llama_130m', '--method', 'all', '--json'], { encoding: 'utf8' });
+    const expected = (JSON.parse(out) as CliResult[]).map((r) => r.peak.bytes);
+    const rows = await waitForRows((r) => r[0].peak === expected[0], 'the preset plan');
+    assert.deepEqual(rows.map((r) => r.peak), expected);
+    assert.equal(await planner().locator('.problems').isVisible(), false);
   });
 });

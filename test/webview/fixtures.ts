@@ -14,6 +14,7 @@ export function snapshotFor(preset: string, overrides: Partial<PlanOptions> = {}
   return {
     source: { kind: 'file', uri: 'file:///work/config.json', label: 'config.json' },
     options,
+    overrides,
     results: planAll(p.config, options),
     stale: false,
     problems: [],

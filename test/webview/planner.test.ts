@@ -192,7 +192,9 @@ describe('planner page', () => {
     await page.locator('vscode-radio[value="estimate"]').click();
     assert.notEqual(await page.getAttribute('canvas', 'aria-label'), peakLabel);
     assert.ok((await paintedPixels(page)) > 2000);
-    assert.equal(((await page.evaluate(() => (window as unknown as { __state: { chartMode: string } }).__state)).chartMode), 'estimate');
+    const state = await page.evaluate(() => (window as unknown as { __state: { chartMode: string; overrides: object } }).__state);
+    assert.equal(state.chartMode, 'estimate');
+    assert.deepEqual(state.overrides, {});
     await page.screenshot({ path: resolve(RESULTS, 'planner-high-contrast.png'), fullPage: true });
     assert.deepEqual(errors, []);
     await page.close();

@@ -68,7 +68,7 @@ function describeChart(s: PlannerSnapshot): string {
 }
 
 function persist(): void {
-  if (snapshot) vscodeApi.setState({ source: snapshot.source, options: snapshot.options, chartMode });
+  if (snapshot) vscodeApi.setState({ source: snapshot.source, overrides: snapshot.overrides, chartMode });
 }
 
 /** Renders one snapshot; synchronous, so a test can time it. */

@@ -18,6 +18,7 @@ import {
 import { isCommandAvailable, refreshCommandAvailability } from '../commandAvailability';
 import { chooseSource, loadSource, openDocumentFor } from './configSource';
 import { plannerHtml } from './html';
+import type { LastPanel, LastPanelStore } from './lastPanel';
 import { sanitizeOptions, withPanelLabels } from './optionInput';
 import { settingsOverrides } from './settings';
 
@@ -39,7 +40,7 @@ export class PlannerPanel {
   private lastGood: { config: ModelConfig; results: PlanResult[]; options: PlanOptions } | undefined;
   private problems: ProblemView[] = [];
 
-  static createOrShow(extensionUri: vscode.Uri, source: PlannerSource): void {
+  static createOrShow(extensionUri: vscode.Uri, store: LastPanelStore, source: PlannerSource): void {
     if (PlannerPanel.current) {
       PlannerPanel.current.panel.reveal();
       PlannerPanel.current.setSource(source);
@@ -47,14 +48,14 @@ export class PlannerPanel {
     }
     const panel = vscode.window.createWebviewPanel(PLANNER_VIEW_TYPE, 'SLTrain plan', vscode.ViewColumn.Beside,
       PlannerPanel.webviewOptions(extensionUri));
-    PlannerPanel.current = new PlannerPanel(panel, extensionUri, source, {});
+    PlannerPanel.current = new PlannerPanel(panel, extensionUri, store, source, {});
   }
 
   /** After a window reload: the page's last setState tells which config and options it showed. */
-  static revive(panel: vscode.WebviewPanel, extensionUri: vscode.Uri, source: PlannerSource, options: Partial<PlanOptions>): void {
+  static revive(panel: vscode.WebviewPanel, extensionUri: vscode.Uri, store: LastPanelStore, last: LastPanel): void {
     panel.webview.options = PlannerPanel.webviewOptions(extensionUri);
     PlannerPanel.current?.dispose();
-    PlannerPanel.current = new PlannerPanel(panel, extensionUri, source, options);
+    PlannerPanel.current = new PlannerPanel(panel, extensionUri, store, last.source, last.overrides);
   }
 
   private static webviewOptions(extensionUri: vscode.Uri): vscode.WebviewOptions {
@@ -64,10 +65,12 @@ export class PlannerPanel {
   private constructor(
     private readonly panel: vscode.WebviewPanel,
     extensionUri: vscode.Uri,
+    private readonly store: LastPanelStore,
     private source: PlannerSource,
     overrides: Partial<PlanOptions>,
   ) {
     this.overrides = overrides;
+    void store.save({ source, overrides });
     panel.iconPath = vscode.Uri.joinPath(extensionUri, 'media', 'sltrain.png');
     panel.webview.html = plannerHtml(panel.webview, extensionUri);
     this.disposables.push(
@@ -95,6 +98,7 @@ export class PlannerPanel {
     this.overrides = {};
     this.lastGood = undefined;
     this.panel.title = `SLTrain plan: ${source.label}`;
+    void this.store.save({ source, overrides: {} });
     void this.replan();
   }
 
@@ -133,6 +137,7 @@ export class PlannerPanel {
     return {
       source: this.source,
       options,
+      overrides: this.overrides,
       results: good?.results ?? [],
       stale: this.problems.length > 0 && good !== undefined,
       problems: this.problems,
@@ -164,6 +169,7 @@ export class PlannerPanel {
         return;
       case 'setOptions':
         this.overrides = { ...this.overrides, ...sanitizeOptions(m.options) };
+        void this.store.save({ source: this.source, overrides: this.overrides });
         await this.replan();
         return;
       case 'pickConfig': {

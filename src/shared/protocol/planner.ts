@@ -27,6 +27,8 @@ export type ChartMode = 'estimate' | 'peak';
 export interface PlannerSnapshot {
   source: PlannerSource;
   options: PlanOptions;
+  /** The options the user changed; the others follow the config's defaults (persisted for a reload). */
+  overrides: Partial<PlanOptions>;
   /** The last results that planned successfully, one per method; empty until the first success. */
   results: PlanResult[];
   /** True when `problems` is non-empty and `results` belong to an earlier version of the config. */
@@ -53,7 +55,7 @@ export type PageToHost =
 /** What the page persists with setState, and what the host receives back after a window reload. */
 export interface PlannerPageState {
   source: PlannerSource;
-  options: PlanOptions;
+  overrides: Partial<PlanOptions>;
   chartMode: ChartMode;
 }
 
