@@ -31,14 +31,15 @@ describe("papers' published figures", () => {
       assert.ok(Math.abs(floor - gb) <= tol, `${name}: ${floor.toFixed(2)} GB`);
     }
   });
-  it('SLTrain reduces the parameter count by about 42 % at 350M and 45 % at 1B', () => {
-    // The abstract's percentages: 1 - 194M/368M = 47 % counts the whole model; the paper's 42 % and
-    // 45 % compare at equal perplexity settings, so we check the direction and the order of magnitude.
+  it('SLTrain reduces the parameter count by at least 42 % at 350M and 45 % at 1B', () => {
+    // The paper's text says 42 % and 45 %. With the presets' rank/delta our exact counts give
+    // 1 - 194.4M/368.0M = 47.2 % and 1 - 646.0M/1339.1M = 51.8 %: larger than the stated figures, and
+    // we know of no counting convention that yields them, so only the lower bound is asserted.
     for (const [name, pct] of [['llama_350m', 42], ['llama_1b', 45]] as const) {
       const full = planOf(name, { method: 'full' }).params.total;
       const sl = planOf(name, { method: 'sltrain' }).params.total;
       const saving = 100 * (1 - sl / full);
-      assert.ok(saving >= pct && saving <= pct + 10, `${name}: ${saving.toFixed(1)} %`);
+      assert.ok(saving >= pct, `${name}: ${saving.toFixed(1)} %`);
     }
   });
 });
