@@ -6,6 +6,7 @@ commands:
   plan     predict parameters and GPU memory for full-rank, low-rank, ReLoRA, GaLore and SLTrain
   launch   start a training run (this machine, --host, or --nodes) and follow its events
   attach   follow a run's events        stop     stop a run        runs     list runs
+  hosts    check an SSH host (Python, torch, CUDA, GPUs) and set up the engine there
 Run "sltrain <command> --help" for the options of a command.
 
 ${PLAN_USAGE}`;
@@ -24,6 +25,10 @@ async function main(argv: string[]): Promise<number> {
       // Loaded lazily so `sltrain plan` starts fast and never touches process management.
       const { runRunsCommand } = await import('./runs');
       return runRunsCommand(cmd, rest);
+    }
+    case 'hosts': {
+      const { runHostsCommand } = await import('./hosts');
+      return runHostsCommand(rest);
     }
     case undefined:
     case '--help':
