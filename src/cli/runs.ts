@@ -14,7 +14,7 @@ import type { EngineEvent } from '../core/events/types';
 export type RunsCommand = 'launch' | 'attach' | 'stop' | 'runs';
 
 const USAGE: Record<RunsCommand, string> = {
-  launch: 'usage: sltrain launch [--host NAME|user@host[:port]] [--identity FILE] [--nodes H1,H2,...] [--nproc-per-node N] [--detach] [--json] -- ENGINE_ARGS...',
+  launch: 'usage: sltrain launch [--host NAME|user@host[:port]] [--identity FILE] [--nodes H1,H2,...] [--nproc-per-node N] [--python PY] [--detach] [--json] -- ENGINE_ARGS...\n  --python: the interpreter with torch (here, or on the host/nodes); default: the engine venv, else python3',
   attach: 'usage: sltrain attach RUN [--json]',
   stop: 'usage: sltrain stop RUN [--grace SECONDS]',
   runs: 'usage: sltrain runs [--json]',
@@ -22,7 +22,7 @@ const USAGE: Record<RunsCommand, string> = {
 
 const FLAGS: Record<RunsCommand, Record<string, FlagSpec>> = {
   launch: {
-    host: { type: 'string' }, identity: { type: 'string' }, nodes: { type: 'string' },
+    host: { type: 'string' }, identity: { type: 'string' }, nodes: { type: 'string' }, python: { type: 'string' },
     'nproc-per-node': { type: 'number' }, detach: { type: 'bool' }, json: { type: 'bool' }, help: { type: 'bool' },
   },
   attach: { json: { type: 'bool' }, help: { type: 'bool' } },
@@ -79,27 +79,29 @@ function one(positional: string[]): string {
 }
 
 /** `user@host:port` or a bare name (resolved from ~/.ssh/config by the SSH backend). */
-function hostSpec(text: string, identity: string | undefined): HostSpec {
+function hostSpec(text: string, identity: string | undefined, python: string | undefined): HostSpec {
   const m = /^(?:([^@]+)@)?([^:@]+)(?::(\d+))?$/.exec(text);
   if (!m) throw new UsageError(`--host must be NAME or user@host[:port]; got "${text}".`);
   return {
     name: text, host: m[2], port: m[3] ? Number(m[3]) : 22, user: m[1] ?? process.env.USER ?? 'root',
     ...(identity ? { identityFile: identity } : {}),
+    ...(python ? { python } : {}),
   };
 }
 
 function targetFrom(flags: Map<string, string | number | boolean>): RunTarget {
   const identity = typeof flags.get('identity') === 'string' ? String(flags.get('identity')) : undefined;
+  const python = typeof flags.get('python') === 'string' ? String(flags.get('python')) : undefined;
   const nodes = flags.get('nodes');
   if (typeof nodes === 'string') {
     const nproc = Number(flags.get('nproc-per-node') ?? 1);
-    return { kind: 'multinode', hosts: nodes.split(',').filter(Boolean).map((h) => hostSpec(h, identity)), nprocPerNode: nproc };
+    return { kind: 'multinode', hosts: nodes.split(',').filter(Boolean).map((h) => hostSpec(h, identity, python)), nprocPerNode: nproc };
   }
   if (Number(flags.get('nproc-per-node') ?? 1) !== 1) {
     throw new UsageError('--nproc-per-node goes with --nodes (torchrun across hosts); a launch on one host runs one engine process.');
   }
   const host = flags.get('host');
-  if (typeof host === 'string') return { kind: 'ssh', host: hostSpec(host, identity) };
+  if (typeof host === 'string') return { kind: 'ssh', host: hostSpec(host, identity, python) };
   return { kind: 'local' };
 }
 
@@ -116,7 +118,8 @@ async function launch(flags: Map<string, string | number | boolean>, engineArgs:
   let python = 'python3';
   const probeCtx = context(python);
   if (target.kind === 'local') {
-    const candidates = pythonCandidates({ setting: process.env.SLTRAIN_PYTHON, engineDir: probeCtx.engineDir });
+    const setting = typeof flags.get('python') === 'string' ? String(flags.get('python')) : process.env.SLTRAIN_PYTHON;
+    const candidates = pythonCandidates({ setting, engineDir: probeCtx.engineDir });
     const report = await checkEnvironment(systemCommandRunner, candidates, probeCtx.engineDir);
     for (const issue of report.issues) err(`${issue.severity}: ${issue.message}`);
     if (report.issues.some((i) => i.severity === 'error') || !report.python) return 1;
