@@ -19,6 +19,8 @@ CASES = {
     "output under a file": (["--out", "{tmp}/empty.txt/run"], "not a directory"),
     "resume without checkpoint": (["--resume"], "no checkpoint"),
     "unknown flag": (["--lrr", "1"], "unrecognized"),
+    "clipping with per-layer updates": (["--per-layer", "--grad-clip", "1"], "grad-clip"),
+    "malformed run file": (["--config", "{tmp}/empty.txt"], "cannot read it as JSON"),
 }
 
 
