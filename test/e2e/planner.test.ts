@@ -35,6 +35,7 @@ let server: CodeServer;
 let browser: Browser;
 let page: Page;
 let workspace: string;
+const cspViolations: string[] = [];
 const settings: Record<string, unknown> = {
   'workbench.startupEditor': 'none',
   'workbench.colorTheme': 'Default Light Modern',
@@ -156,6 +157,10 @@ before(async () => {
   server = await startCodeServer(VSIX, workspace, settings);
   browser = await chromium.launch({ executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium', args: CHROMIUM_ARGS });
   page = await browser.newPage({ viewport: { width: 1600, height: 1000 } });
+  // CSP refusals of scripts in any frame (ours included) are failures; the toolkit's inline styles are allowed.
+  page.on('console', (m) => {
+    if (/Refused to (load|execute).*script/i.test(m.text())) cspViolations.push(m.text());
+  });
   await page.goto(server.url);
   await page.waitForSelector('.monaco-workbench', { timeout: 60_000 });
 });
@@ -246,6 +251,10 @@ test('plan a config.json from the palette, follow edits, themes and a reload', {
     assert.match(await problems.textContent() ?? '', /num_hidden_layers/);
     assert.equal(await planner().locator('.results').isVisible(), false);
     await page.screenshot({ path: join(RESULTS, 'e2e-not-llama.png') });
+    // Fixed on disk (the file is not open in an editor): the file watcher re-plans.
+    writeFileSync(join(workspace, 'bert.json'), JSON.stringify(hfConfig('llama_20m'), null, 2) + '\n');
+    await waitForRows(() => true, 'numbers after the file was fixed on disk');
+    assert.equal(await planner().locator('.problems').isVisible(), false);
   });
 
   await t.test('from a JSON that is not a config, the quick pick offers presets', async () => {
@@ -262,5 +271,9 @@ test('plan a config.json from the palette, follow edits, themes and a reload', {
     const rows = await waitForRows((r) => r[0].peak === expected[0], 'the preset plan');
     assert.deepEqual(rows.map((r) => r.peak), expected);
     assert.equal(await planner().locator('.problems').isVisible(), false);
+  });
+
+  await t.test('no script was refused by a CSP along the way', () => {
+    assert.deepEqual(cspViolations, []);
   });
 });

@@ -35,6 +35,7 @@ export class PlannerPanel {
   private readonly disposables: vscode.Disposable[] = [];
   private pageReady = false;
   private editTimer: NodeJS.Timeout | undefined;
+  private fileWatcher: vscode.FileSystemWatcher | undefined;
   /** Options the user changed in the panel (or restored ones); the rest follow the config's defaults. */
   private overrides: Partial<PlanOptions>;
   private lastGood: { config: ModelConfig; results: PlanResult[]; options: PlanOptions } | undefined;
@@ -90,11 +91,30 @@ export class PlannerPanel {
       }),
       vscode.workspace.onDidGrantWorkspaceTrust(() => this.post()),
     );
+    this.watchSourceFile();
     void this.replan();
+  }
+
+  /** Edits made outside the editor (another tool, git) re-plan too; open documents report through onDidChangeTextDocument. */
+  private watchSourceFile(): void {
+    this.fileWatcher?.dispose();
+    this.fileWatcher = undefined;
+    if (this.source.kind !== 'file') return;
+    const uri = vscode.Uri.parse(this.source.uri);
+    const name = uri.path.slice(uri.path.lastIndexOf('/') + 1);
+    const watcher = vscode.workspace.createFileSystemWatcher(new vscode.RelativePattern(vscode.Uri.joinPath(uri, '..'), name));
+    const onDisk = (): void => {
+      if (this.source.kind === 'file' && !openDocumentFor(this.source.uri)) this.scheduleReplan();
+    };
+    watcher.onDidChange(onDisk);
+    watcher.onDidCreate(onDisk);
+    watcher.onDidDelete(onDisk);
+    this.fileWatcher = watcher;
   }
 
   private setSource(source: PlannerSource): void {
     this.source = source;
+    this.watchSourceFile();
     this.overrides = {};
     this.lastGood = undefined;
     this.panel.title = `SLTrain plan: ${source.label}`;
@@ -205,6 +225,7 @@ export class PlannerPanel {
   dispose(): void {
     if (PlannerPanel.current === this) PlannerPanel.current = undefined;
     if (this.editTimer) clearTimeout(this.editTimer);
+    this.fileWatcher?.dispose();
     this.panel.dispose();
     while (this.disposables.length > 0) this.disposables.pop()?.dispose();
   }
