@@ -271,6 +271,12 @@ test('plan a config.json from the palette, follow edits, themes and a reload', {
     const rows = await waitForRows((r) => r[0].peak === expected[0], 'the preset plan');
     assert.deepEqual(rows.map((r) => r.peak), expected);
     assert.equal(await planner().locator('.problems').isVisible(), false);
+    // A control change goes to the host and comes back planned, as `--batch 8` would.
+    await planner().locator('#micro-batch input').fill('8');
+    const batched = (JSON.parse(execFileSync(process.execPath, [join(ROOT, 'dist/cli.js'), 'plan', '--model', 'llama_130m',
+      '--method', 'all', '--batch', '8', '--json'], { encoding: 'utf8' })) as CliResult[]).map((r) => r.peak.bytes);
+    const after = await waitForRows((r) => r[0].peak === batched[0], 'the plan at micro-batch 8');
+    assert.deepEqual(after.map((r) => r.peak), batched);
   });
 
   await t.test('no script was refused by a CSP along the way', () => {
