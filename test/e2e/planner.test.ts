@@ -277,6 +277,12 @@ test('plan a config.json from the palette, follow edits, themes and a reload', {
       '--method', 'all', '--batch', '8', '--json'], { encoding: 'utf8' })) as CliResult[]).map((r) => r.peak.bytes);
     const after = await waitForRows((r) => r[0].peak === batched[0], 'the plan at micro-batch 8');
     assert.deepEqual(after.map((r) => r.peak), batched);
+    // An option the model cannot take is named with the panel's label; the numbers stay.
+    await planner().locator('#rank input').fill('5000');
+    await planner().locator('.problems', { hasText: 'Rank r 5000' }).waitFor({ timeout: 30_000 });
+    assert.deepEqual((await panelRows()).map((r) => r.peak), batched);
+    await planner().locator('#rank input').fill('256');
+    await planner().locator('.problems').waitFor({ state: 'hidden', timeout: 30_000 });
   });
 
   await t.test('no script was refused by a CSP along the way', () => {

@@ -2,7 +2,7 @@
 // core planner, follows the config file as it is edited and posts whole snapshots to the page.
 import * as vscode from 'vscode';
 import { GPU_MODELS, usableBytes } from '../../core/gpus';
-import { findPreset, PRESETS, type ModelConfig } from '../../core/modelConfig';
+import { findPreset, PRESETS } from '../../core/modelConfig';
 import { defaultPlanOptions, planAll } from '../../core/planner/plan';
 import type { PlanOptions, PlanResult } from '../../core/planner/types';
 import { validatePlanOptions } from '../../core/planner/validate';
@@ -38,7 +38,9 @@ export class PlannerPanel {
   private fileWatcher: vscode.FileSystemWatcher | undefined;
   /** Options the user changed in the panel (or restored ones); the rest follow the config's defaults. */
   private overrides: Partial<PlanOptions>;
-  private lastGood: { config: ModelConfig; results: PlanResult[]; options: PlanOptions } | undefined;
+  private lastGood: { results: PlanResult[]; options: PlanOptions } | undefined;
+  /** The options of the latest attempt, valid or not, so the controls show what the user typed. */
+  private attempted: PlanOptions | undefined;
   private problems: ProblemView[] = [];
 
   static createOrShow(extensionUri: vscode.Uri, store: LastPanelStore, source: PlannerSource): void {
@@ -52,7 +54,7 @@ export class PlannerPanel {
     PlannerPanel.current = new PlannerPanel(panel, extensionUri, store, source, {});
   }
 
-  /** After a window reload: the page's last setState tells which config and options it showed. */
+  /** After a window reload, with the source and option edits the panel had (see register.ts). */
   static revive(panel: vscode.WebviewPanel, extensionUri: vscode.Uri, store: LastPanelStore, last: LastPanel): void {
     panel.webview.options = PlannerPanel.webviewOptions(extensionUri);
     PlannerPanel.current?.dispose();
@@ -117,6 +119,7 @@ export class PlannerPanel {
     this.watchSourceFile();
     this.overrides = {};
     this.lastGood = undefined;
+    this.attempted = undefined;
     this.panel.title = `SLTrain plan: ${source.label}`;
     void this.store.save({ source, overrides: {} });
     void this.replan();
@@ -137,11 +140,12 @@ export class PlannerPanel {
       this.problems = loaded.problems;
     } else {
       const options = defaultPlanOptions(loaded.config, { ...settingsOverrides(), ...this.overrides });
+      this.attempted = options;
       const invalid = validatePlanOptions(loaded.config, options);
       this.problems = invalid.map((message) => ({ message: withPanelLabels(message) }));
       if (invalid.length === 0) {
         try {
-          this.lastGood = { config: loaded.config, results: planAll(loaded.config, options), options };
+          this.lastGood = { results: planAll(loaded.config, options), options };
         } catch (e) {
           this.problems = [{ message: `The planner failed: ${e instanceof Error ? e.message : String(e)}` }];
         }
@@ -153,7 +157,7 @@ export class PlannerPanel {
   private snapshot(): PlannerSnapshot {
     const good = this.lastGood;
     // Before any config has planned, the controls still show options (the planner's defaults for 60M).
-    const options = good?.options ?? defaultPlanOptions(FALLBACK_CONFIG, { ...settingsOverrides(), ...this.overrides });
+    const options = this.attempted ?? defaultPlanOptions(FALLBACK_CONFIG, { ...settingsOverrides(), ...this.overrides });
     return {
       source: this.source,
       options,
