@@ -92,14 +92,35 @@ def _csr(values: Tensor, indices: Tensor, shape: tuple[int, int], dtype: torch.d
     return torch.sparse_csr_tensor(crow, cols, values.to(dtype), shape, check_invariants=False)
 
 
+def _autocast_dtype(x: Tensor) -> torch.dtype | None:
+    dev = x.device.type
+    return torch.get_autocast_dtype(dev) if torch.is_autocast_enabled(dev) else None
+
+
+def _cast(t: Tensor | None, dtype: torch.dtype | None) -> Tensor | None:
+    return t if t is None or dtype is None else t.to(dtype)
+
+
 class SLTrainMatmul(torch.autograd.Function):
     """y = x·Wᵀ with W = s·B·A + S; saves x, A, B, values, indices only."""
 
     @staticmethod
     def forward(ctx, x, A, B, values, indices, s: float, factored: bool):
-        out_f, in_f = B.shape[0], A.shape[1]
+        # Under autocast the matmuls run in the autocast dtype, as nn.Linear's would: x is saved
+        # as its cast (like nn.Linear); the fp32 parameters are saved as they are and cast again in
+        # backward, so no extra copies outlive the forward.
+        ctx.cast = _autocast_dtype(x)
+        if ctx.cast is not None:
+            x = x.to(ctx.cast)
         ctx.save_for_backward(x, A, B, values, indices)
         ctx.s, ctx.factored = s, factored
+        with torch.autocast(x.device.type, enabled=False):
+            A, B, values = _cast(A, ctx.cast), _cast(B, ctx.cast), _cast(values, ctx.cast)
+            return SLTrainMatmul._forward(x, A, B, values, indices, s, factored)
+
+    @staticmethod
+    def _forward(x, A, B, values, indices, s: float, factored: bool):
+        out_f, in_f = B.shape[0], A.shape[1]
         x2 = x.reshape(-1, in_f)  # (T, in)
         if not factored:
             y2 = x2 @ _dense_weight(A, B, values, indices, s).T  # (T, out)
@@ -114,6 +135,13 @@ class SLTrainMatmul(torch.autograd.Function):
     @staticmethod
     def backward(ctx, gy):
         x, A, B, values, indices = ctx.saved_tensors
+        with torch.autocast(x.device.type, enabled=False):
+            # Gradients come back in the compute dtype; autograd casts them to each input's dtype.
+            return SLTrainMatmul._backward(ctx, _cast(gy, ctx.cast), x, _cast(A, ctx.cast), _cast(B, ctx.cast),
+                                           _cast(values, ctx.cast), indices)
+
+    @staticmethod
+    def _backward(ctx, gy, x, A, B, values, indices):
         s = ctx.s
         out_f, in_f = B.shape[0], A.shape[1]
         x2, gy2 = x.reshape(-1, in_f), gy.reshape(-1, out_f)  # (T, in), (T, out)

@@ -185,3 +185,20 @@ def test_layer_bench_smoke_runs(tmp_path):
     }
     # Same activation memory as a dense layer: only x is kept beyond the parameters.
     assert len({r["saved_bytes"] for r in rows}) == 1
+
+
+@pytest.mark.parametrize("path", ["dense", "factored"])
+def test_autocast_bf16_runs_in_bf16_and_returns_fp32_gradients(path):
+    # --precision mixed: fp32 master weights, matmuls under bf16 autocast.
+    torch.manual_seed(0)
+    layer = SLTrainLinear(64, 48, 8, 0.1, 8.0, support_seed=1, path=path)
+    x = torch.randn(4, 64, requires_grad=True)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        y = layer(x)
+    assert y.dtype == torch.bfloat16
+    y.float().sum().backward()
+    ref = x.detach() @ layer.weight_dense().T
+    assert (y.float() - ref).abs().max() < 2e-2
+    for p in (layer.A, layer.B, layer.values):
+        assert p.grad is not None and p.grad.dtype == torch.float32
+    assert x.grad.dtype == torch.float32
