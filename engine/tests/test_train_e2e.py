@@ -103,8 +103,7 @@ def test_each_method_trains(tmp_path, method, extra):
     assert all(math.isfinite(e["loss"]) for e in events if e["event"] in ("step", "eval"))
 
 
-# mixed runs with the full method: the CPU sparse (CSR) kernels of SLTrain have no bf16 version.
-@pytest.mark.parametrize("precision,method", [("bf16", "sltrain"), ("mixed", "full")])
+@pytest.mark.parametrize("precision,method", [("bf16", "sltrain"), ("mixed", "sltrain"), ("mixed", "full")])
 def test_bf16_paths_run_on_cpu(tmp_path, precision, method):
     code = train.main(["--precision", precision, "--method", method, "--steps", "2", "--warmup", "1",
                        "--eval-every", "2", "--out", str(tmp_path / "r"), *SMALL])
