@@ -5,6 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT="${1:-sltrain-studio-$(node -p "require('./package.json').version").vsix}"
 
+mkdir -p "$(dirname "$OUT")"
+
 # Source maps from development builds would otherwise be stale next to minified bundles.
 rm -f media/*.js.map dist/*.js.map
 node scripts/build.mjs --production
