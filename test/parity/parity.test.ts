@@ -13,9 +13,10 @@ const CLI = join(ROOT, 'dist', 'cli.js');
 
 interface Case {
   model: string;
-  method: 'full' | 'lowrank' | 'galore' | 'sltrain';
+  method: 'full' | 'lowrank' | 'relora' | 'galore' | 'sltrain';
+  optimizer: 'adamw' | 'adam8bit';
   per_layer: boolean;
-  precision: 'fp32' | 'bf16';
+  precision: 'fp32' | 'bf16' | 'mixed';
   batch_size: number;
   seq_len: number;
 }
@@ -34,8 +35,9 @@ interface Measured {
 function matrix(): Case[] {
   const cases: Case[] = [];
   const methods = ['full', 'lowrank', 'galore', 'sltrain'] as const;
-  const add = (model: string, per_layer: boolean, precision: 'fp32' | 'bf16', batch_size: number): void => {
-    for (const method of methods) cases.push({ model, method, per_layer, precision, batch_size, seq_len: 64 });
+  const add = (model: string, per_layer: boolean, precision: Case['precision'], batch_size: number,
+    optimizer: Case['optimizer'] = 'adamw', ms: readonly Case['method'][] = methods): void => {
+    for (const method of ms) cases.push({ model, method, optimizer, per_layer, precision, batch_size, seq_len: 64 });
   };
   for (const model of ['llama_tiny', 'llama_9m']) {
     for (const per_layer of [false, true]) {
@@ -44,6 +46,12 @@ function matrix(): Case[] {
       }
     }
   }
+  // Beyond the required matrix on the smallest preset: ReLoRA, bf16 autocast and 8-bit Adam.
+  const all = [...methods, 'relora'] as const;
+  add('llama_tiny', false, 'mixed', 2, 'adamw', all);
+  add('llama_tiny', false, 'fp32', 2, 'adamw', ['relora']);
+  add('llama_tiny', false, 'bf16', 1, 'adam8bit', all);
+  add('llama_tiny', true, 'bf16', 1, 'adam8bit', methods);
   for (const precision of ['fp32', 'bf16'] as const) {
     for (const batch of [1, 2]) add('llama_20m', false, precision, batch);
   }
@@ -69,7 +77,7 @@ interface PlanJson {
 }
 
 function planFor(c: Case): PlanJson {
-  const args = ['plan', '--model', c.model, '--method', c.method, '--precision', c.precision,
+  const args = ['plan', '--model', c.model, '--method', c.method, '--optimizer', c.optimizer, '--precision', c.precision,
     '--batch', String(c.batch_size), '--seq', String(c.seq_len), '--json'];
   if (c.per_layer) args.push('--per-layer');
   return JSON.parse(execFileSync(process.execPath, [CLI, ...args]).toString()) as PlanJson;

@@ -41,6 +41,12 @@ export function optimizerStateTensors(t: TensorSpec, o: PlanOptions): Array<[num
   return [step, [t.numel * p, false], [t.numel * p, false]];
 }
 
+/** Elements of the Adam moments of a parameter (GaLore's live in the low-rank shape). */
+function quantisedElements(t: TensorSpec, o: PlanOptions): number {
+  if (t.galoreMatrix && o.method === 'galore') return galoreShapes(t.galoreMatrix.m, t.galoreMatrix.n, o.galoreRank ?? o.rank).moment;
+  return t.numel;
+}
+
 function adam8bitStates(n: number): Array<[number, boolean]> {
   if (n < BNB_MIN_8BIT_SIZE) return [[4 * n, false], [4 * n, false]];
   const blocks = Math.ceil(n / BNB_BLOCK);
@@ -70,6 +76,7 @@ export function staticBytes(c: ModelConfig, o: PlanOptions): StaticDetail {
   const shapes = new Map(linearShapes(c).map((l) => [l.kind, l]));
   let largestGradBytes = 0;
   let largestGradExact = 0;
+  let quantised = 0;
   let headGradBytes = 0;
   const add = (key: keyof StaticBytes, bytes: number): void => {
     exact[key] += bytes;
@@ -86,15 +93,15 @@ export function staticBytes(c: ModelConfig, o: PlanOptions): StaticDetail {
     largestGradBytes = Math.max(largestGradBytes, roundBlock(t.numel * p));
     largestGradExact = Math.max(largestGradExact, t.numel * p);
     if (t.component === 'head' || (c.tieWordEmbeddings && t.component === 'embeddings')) headGradBytes = roundBlock(t.numel * p);
+    if (o.optimizer === 'adam8bit' && quantisedElements(t, o) >= BNB_MIN_8BIT_SIZE) quantised++;
     for (const [bytes, isProjector] of optimizerStateTensors(t, o)) {
       add(isProjector ? 'projectors' : 'optimizerStates', bytes);
     }
   }
-  if (o.optimizer === 'adam8bit') {
-    // bitsandbytes shares one pair of 256-entry fp32 quantisation maps across all parameters.
-    add('optimizerStates', 256 * 4);
-    add('optimizerStates', 256 * 4);
-  }
+  // bitsandbytes keeps one pair of 256-entry fp32 quantisation maps per optimizer that quantises
+  // anything: one for the whole model, or one per quantised parameter under per-layer updates.
+  const maps = o.perLayer ? quantised : Math.min(quantised, 1);
+  for (let i = 0; i < 2 * maps; i++) add('optimizerStates', 256 * 4);
   // The engine registers no buffers besides the SLTrain indices: rotary tables are computed per forward.
   return { exact, rounded, largestGradBytes, largestGradExact, headGradBytes };
 }
