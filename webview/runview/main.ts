@@ -1,6 +1,6 @@
 // The run view page: receives a snapshot after its `ready`, then appends; keeps its own point arrays
 // (series.ts) and redraws at most every 250 ms however fast points arrive.
-import type { HostToRunView, RunMeta, RunSnapshot } from '../../src/shared/protocol/runview';
+import type { GpuReading, HostToRunView, RunMeta, RunSnapshot } from '../../src/shared/protocol/runview';
 import { readChartTheme, watchChartTheme } from '../chartTheme';
 import { RunCharts, type ChartKey, type ViewOptions } from './charts';
 import { formatEta } from './format';
@@ -12,6 +12,8 @@ const FRAME_MS = 250;
 const saved = vscodeApi.getState();
 const view: ViewOptions = { logScale: saved?.logScale ?? false, smoothing: saved?.smoothing ?? 0.6 };
 const runs = new Map<string, RunSeries>();
+/** Newest GPU readings per run (remote hosts with nvidia-smi); not part of the series or the state. */
+const gpus = new Map<string, GpuReading[]>();
 
 /** Exposed for the headless tests: time to redraw, points drawn, when the last redraw finished. */
 interface RunViewDebug {
@@ -139,6 +141,8 @@ function runChip(r: RunSeries): HTMLElement {
   const eta = formatEta(etaSeconds(r));
   if (eta) chip.append(el('span', 'eta', `ETA ${eta}`));
   if (r.meta.device) chip.append(el('span', 'device', r.meta.device));
+  const readings = r.meta.status === 'running' ? gpus.get(r.meta.id) ?? [] : [];
+  if (readings.length > 0) chip.append(el('span', 'gpu', readings.map(formatGpu).join('  ')));
   if (r.meta.status === 'running') {
     const stop = el('button', 'stop', 'Stop');
     stop.addEventListener('click', () => vscodeApi.postMessage({ type: 'stop', runId: r.meta.id }));
@@ -148,6 +152,11 @@ function runChip(r: RunSeries): HTMLElement {
   reveal.addEventListener('click', () => vscodeApi.postMessage({ type: 'revealRun', runId: r.meta.id }));
   chip.append(reveal);
   return chip;
+}
+
+function formatGpu(g: GpuReading): string {
+  const gib = (b: number): string => (b / 2 ** 30).toFixed(1);
+  return `${g.host} GPU${g.gpu} ${Math.round(g.utilizationPct)}% · ${gib(g.memoryUsedBytes)}/${gib(g.memoryTotalBytes)} GiB`;
 }
 
 function saveState(): void {
@@ -194,8 +203,12 @@ window.addEventListener('message', (event: MessageEvent<HostToRunView>) => {
     case 'meta':
       setMeta(msg.meta);
       break;
+    case 'gpu':
+      gpus.set(msg.runId, msg.gpus);
+      break;
     case 'remove':
       runs.delete(msg.runId);
+      gpus.delete(msg.runId);
       charts.setRuns([...runs.values()], view);
       saveState();
       break;

@@ -2,7 +2,7 @@
 // owned separately and loaded only when present so local launch never depends on it).
 import { LocalBackend } from './localBackend';
 import { withPythonPath } from './environment';
-import type { HostKeyConsent, Logger, SecretStore, SshDeps } from '../ssh/deps';
+import type { GpuSample, HostKeyConsent, Logger, SecretStore, SshDeps } from '../ssh/deps';
 import type { RunBackend, RunTarget } from './types';
 
 export interface BackendContext {
@@ -12,8 +12,11 @@ export interface BackendContext {
   python: string;
   /** The engine folder (holds sltrain/); put on PYTHONPATH so an uninstalled engine still runs. */
   engineDir: string;
-  /** What remote backends ask of their host (VS Code prompts, or the CLI's refusals); CLI defaults when absent. */
-  remote?: { secrets: SecretStore; consent: HostKeyConsent; logger: Logger };
+  /**
+   * What remote backends ask of their host (VS Code prompts, or the CLI's refusals); CLI defaults when
+   * absent. `samples` receives nvidia-smi readings while a run is followed.
+   */
+  remote?: { secrets: SecretStore; consent: HostKeyConsent; logger: Logger; samples?: (sample: GpuSample) => void };
 }
 
 export function createLocalBackend(ctx: BackendContext): LocalBackend {

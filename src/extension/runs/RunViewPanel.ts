@@ -5,6 +5,7 @@ import { randomBytes } from 'node:crypto';
 import * as vscode from 'vscode';
 import type { HostToRunView, RunViewToHost } from '../../shared/protocol/runview';
 import type { RunWatcher } from '../../core/runs/watcher';
+import { runGpuSamples } from './gpuSamples';
 import { runViewHtml } from './html';
 
 export const RUN_VIEW_TYPE = 'sltrain.runView';
@@ -77,7 +78,10 @@ export class RunViewPanel {
       }
       if (u.delta.metaChanged && model) this.post({ type: 'meta', meta: { ...model.meta } });
     });
-    this.disposables.push({ dispose: unsubscribe });
+    const unsubscribeGpus = runGpuSamples.onSamples((runId, gpus) => {
+      if (this.ready && this.ids.includes(runId)) this.post({ type: 'gpu', runId, gpus });
+    });
+    this.disposables.push({ dispose: unsubscribe }, { dispose: unsubscribeGpus });
   }
 
   private html(): string {
@@ -101,6 +105,10 @@ export class RunViewPanel {
       return model ? [model.snapshot()] : [];
     });
     this.post({ type: 'snapshot', runs });
+    for (const id of this.ids) {
+      const gpus = runGpuSamples.get(id);
+      if (gpus.length > 0) this.post({ type: 'gpu', runId: id, gpus });
+    }
   }
 
   private post(message: HostToRunView): void {

@@ -40,11 +40,24 @@ export interface RunSnapshot {
   evals: EvalColumns;
 }
 
+/** The newest nvidia-smi reading of one GPU of a remote run's host. */
+export interface GpuReading {
+  host: string;
+  gpu: number;
+  utilizationPct: number;
+  memoryUsedBytes: number;
+  memoryTotalBytes: number;
+  /** Unix seconds of the reading. */
+  time: number;
+}
+
 export type HostToRunView =
   | { type: 'snapshot'; runs: RunSnapshot[] }
   | { type: 'append'; runId: string; steps: StepColumns; evals: EvalColumns }
   | { type: 'meta'; meta: RunMeta }
-  | { type: 'remove'; runId: string };
+  | { type: 'remove'; runId: string }
+  /** Replaces the run's GPU readings (one per host and GPU); remote runs whose hosts have nvidia-smi. */
+  | { type: 'gpu'; runId: string; gpus: GpuReading[] };
 
 export type RunViewToHost =
   | { type: 'ready' }
