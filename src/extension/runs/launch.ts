@@ -1,56 +1,98 @@
-// `sltrain.launch`: confirm the run spec (model, steps, data, where runs go), check the environment
-// (offering to create the engine venv when Python/torch/the engine are missing), launch detached on
-// this machine and open the run view.
+// `sltrain.launch`: confirm the run spec (model, where to run, steps, data, where runs go), then either
+// check this machine's environment (offering to create the engine venv when Python/torch/the engine
+// are missing) and launch detached here, or launch over SSH on one host or several (the SSH backend
+// checks the host), and open the run view.
 import { join } from 'node:path';
 import * as vscode from 'vscode';
 import { PRESETS } from '../../core/modelConfig';
-import { createLocalBackend } from '../../core/runs/backends';
+import { backendFor, createLocalBackend } from '../../core/runs/backends';
 import {
   checkEnvironment, createEngineVenv, pythonCandidates, systemCommandRunner, type EnvReport,
 } from '../../core/runs/environment';
 import { engineArgsFor, parseLaunchOptions, runNameFor, type LaunchOptions } from '../../core/runs/launchOptions';
+import { describeTarget, remoteRunDirHint } from '../../core/runs/launchTargets';
 import { newRunId, RunStore } from '../../core/runs/store';
+import type { RunBackend, RunTarget } from '../../core/runs/types';
 import type { RunWatcher } from '../../core/runs/watcher';
+import { sshDepsFor, sshLog } from '../hosts/deps';
 import { engineDirectory, pythonSources, runsDirectory } from './settings';
 import { RunViewPanel } from './RunViewPanel';
+import { pickTarget } from './targetPick';
 
 const CREATE_VENV = 'Create engine environment';
 const OPEN_SETTINGS = 'Set Python path';
 
 export async function launchCommand(context: vscode.ExtensionContext, watcher: RunWatcher, output: vscode.OutputChannel, arg: unknown): Promise<void> {
+  // The command is disabled in untrusted workspaces; this also covers callers that bypass enablement
+  // (the host and interpreter settings it would run are restricted there).
+  if (!vscode.workspace.isTrusted) {
+    void vscode.window.showWarningMessage('Launching runs needs a trusted workspace (Workspaces: Manage Workspace Trust).');
+    return;
+  }
   const options = parseLaunchOptions(arg);
   const model = options.model ?? (await pickModel());
   if (!model) return;
-  const spec = await confirmSpec({ ...options, model }, runsDirectory(context));
+  const target = await pickTarget(title(2, 'where to run'), (m) => output.appendLine(m));
+  if (!target) return;
+  const spec = await confirmSpec({ ...options, model }, target, runsDirectory(context));
   if (!spec) return;
-
-  const report = await vscode.window.withProgress(
-    { location: vscode.ProgressLocation.Notification, title: 'SLTrain: checking Python and PyTorch…' },
-    async () => checkEnvironment(systemCommandRunner, pythonCandidates(await pythonSources(context)), engineDirectory(context)),
-  );
-  const python = await resolveIssues(context, report, output);
-  if (!python) return;
 
   const runsDir = spec.runsDir;
   const store = new RunStore(runsDir);
   if (store.root !== watcher.store.root) {
     void vscode.window.showWarningMessage(`Runs go to ${runsDir}; the Runs view lists ${watcher.store.root}. Change "sltrain.runsDirectory" to see them there.`);
   }
-  const backend = createLocalBackend({ runsDir, python, engineDir: engineDirectory(context) });
+  const backend = target.kind === 'local' ? await localBackend(context, runsDir, output) : remoteBackend(context, target, runsDir);
+  if (!backend) return;
   const id = newRunId(Date.now());
+  const where = describeTarget(target);
   try {
-    const record = await backend.launch({
-      id, name: runNameFor(spec.options), target: { kind: 'local' }, engineArgs: spec.engineArgs,
-      ...(options.predictedPeakBytes !== undefined ? { predictedPeakBytes: options.predictedPeakBytes } : {}),
-    });
+    const record = await vscode.window.withProgress(
+      // Remote: connect (asking about an unknown host key), upload the engine, check Python/torch, start.
+      { location: vscode.ProgressLocation.Notification, title: `SLTrain: starting the run on ${where}…` },
+      () => backend.launch({
+        id, name: runNameFor(spec.options), target, engineArgs: spec.engineArgs,
+        ...(options.predictedPeakBytes !== undefined ? { predictedPeakBytes: options.predictedPeakBytes } : {}),
+      }),
+    );
     await store.save(record);
-    output.appendLine(`launched ${record.id}: ${python} -m sltrain.train ${record.engineArgs.join(' ')}`);
+    output.appendLine(`launched ${record.id} on ${where} in ${record.dir}: sltrain.train ${record.engineArgs.join(' ')}`);
     watcher.watch(record);
     watcher.fireChange();
     await RunViewPanel.show(context, watcher, [record.id], 'replace');
   } catch (e) {
-    void vscode.window.showErrorMessage(`Could not start the engine: ${e instanceof Error ? e.message : String(e)}`);
+    const message = e instanceof Error ? e.message : String(e);
+    output.appendLine(`launch on ${where} failed: ${message}`);
+    if (target.kind === 'local') {
+      void vscode.window.showErrorMessage(`Could not start the engine: ${message}`);
+      return;
+    }
+    const show = await vscode.window.showErrorMessage(`Could not start the run on ${where}: ${message}`, 'Show SSH log');
+    if (show) sshLog().show(true);
   }
+}
+
+function title(step: number, what: string): string {
+  // Five steps; a remote launch skips the fifth (its run directory lives on the host).
+  return `Launch SLTrain run (${step}/5): ${what}`;
+}
+
+/** This machine: the interpreter is checked (and the venv offered) before anything starts. */
+async function localBackend(context: vscode.ExtensionContext, runsDir: string, output: vscode.OutputChannel): Promise<RunBackend | undefined> {
+  const report = await vscode.window.withProgress(
+    { location: vscode.ProgressLocation.Notification, title: 'SLTrain: checking Python and PyTorch…' },
+    async () => checkEnvironment(systemCommandRunner, pythonCandidates(await pythonSources(context)), engineDirectory(context)),
+  );
+  const python = await resolveIssues(context, report, output);
+  if (!python) return undefined;
+  output.appendLine(`python: ${python}`);
+  return createLocalBackend({ runsDir, python, engineDir: engineDirectory(context) });
+}
+
+/** SSH / torchrun: keychain secrets and the host-key dialog of the editor; the host checks its own Python. */
+function remoteBackend(context: vscode.ExtensionContext, target: RunTarget, runsDir: string): RunBackend {
+  // `python` is the local interpreter and unused here: each host's comes from its settings entry or the host.
+  return backendFor(target, { runsDir, python: 'python3', engineDir: engineDirectory(context), remote: sshDepsFor(context) });
 }
 
 async function pickModel(): Promise<string | undefined> {
@@ -58,7 +100,7 @@ async function pickModel(): Promise<string | undefined> {
     ...PRESETS.map((p) => ({ label: p.name, description: p.source, value: p.name })),
     { label: '$(file) Hugging Face config.json…', value: undefined },
   ];
-  const pick = await vscode.window.showQuickPick(items, { title: 'Launch SLTrain run (1/4): model', placeHolder: 'Preset or config file' });
+  const pick = await vscode.window.showQuickPick(items, { title: title(1, 'model'), placeHolder: 'Preset or config file' });
   if (!pick) return undefined;
   if (pick.value) return pick.value;
   const file = await vscode.window.showOpenDialog({ canSelectMany: false, filters: { 'Model config': ['json'] } });
@@ -71,42 +113,53 @@ interface ConfirmedSpec {
   runsDir: string;
 }
 
-async function confirmSpec(options: LaunchOptions, defaultRunsDir: string): Promise<ConfirmedSpec | undefined> {
+async function confirmSpec(options: LaunchOptions, target: RunTarget, defaultRunsDir: string): Promise<ConfirmedSpec | undefined> {
   const stepsText = await vscode.window.showInputBox({
-    title: 'Launch SLTrain run (2/4): training steps', value: '1000', prompt: 'Optimizer steps',
+    title: title(3, 'training steps'), value: '1000', prompt: 'Optimizer steps',
     validateInput: (v) => (/^[1-9]\d*$/.test(v.trim()) ? undefined : 'A whole number of steps, at least 1'),
   });
   if (!stepsText) return undefined;
-  const data = await pickData();
+  const data = await pickData(target);
   if (!data) return undefined;
-  const dirPick = await vscode.window.showQuickPick(
-    [{ label: defaultRunsDir, description: 'default (sltrain.runsDirectory)', dir: defaultRunsDir }, { label: '$(folder) Choose another folder…', description: '', dir: '' }],
-    { title: 'Launch SLTrain run (4/4): output directory (the run gets <dir>/<run id>)' },
-  );
-  if (!dirPick) return undefined;
-  let runsDir = dirPick.dir;
-  if (!runsDir) {
-    const folder = await vscode.window.showOpenDialog({ canSelectFolders: true, canSelectFiles: false, canSelectMany: false });
-    if (!folder?.[0]) return undefined;
-    runsDir = folder[0].fsPath;
-  }
+  // Remote runs keep their record and the event mirror in the default runs folder, listed by the Runs view.
+  const runsDir = target.kind === 'local' ? await pickRunsDir(defaultRunsDir) : defaultRunsDir;
+  if (!runsDir) return undefined;
   const engineArgs = engineArgsFor(options, { steps: Number(stepsText.trim()), data });
   const summary = engineArgs.join(' ');
+  const output = remoteRunDirHint(target) ?? join(runsDir, '<run id>');
   const go = await vscode.window.showInformationMessage(
-    `Launch on this machine?\n\n${summary}\n\nOutput: ${join(runsDir, '<run id>')}`, { modal: true }, 'Launch',
+    `Launch on ${describeTarget(target)}?\n\n${summary}\n\nOutput: ${output}`, { modal: true }, 'Launch',
   );
   return go === 'Launch' ? { options, engineArgs, runsDir } : undefined;
 }
 
-async function pickData(): Promise<string | undefined> {
+async function pickRunsDir(defaultRunsDir: string): Promise<string | undefined> {
+  const dirPick = await vscode.window.showQuickPick(
+    [{ label: defaultRunsDir, description: 'default (sltrain.runsDirectory)', dir: defaultRunsDir }, { label: '$(folder) Choose another folder…', description: '', dir: '' }],
+    { title: title(5, 'output directory (the run gets <dir>/<run id>)') },
+  );
+  if (!dirPick) return undefined;
+  if (dirPick.dir) return dirPick.dir;
+  const folder = await vscode.window.showOpenDialog({ canSelectFolders: true, canSelectFiles: false, canSelectMany: false });
+  return folder?.[0]?.fsPath;
+}
+
+async function pickData(target: RunTarget): Promise<string | undefined> {
+  // The engine opens the data file where it runs: on a host that is a path on the host, not here.
+  const local = target.kind === 'local';
   const pick = await vscode.window.showQuickPick([
     { label: 'embedded', description: 'the small text bundled with the engine (smoke tests)', value: 'embedded' },
-    { label: '$(file) Local text/JSONL file…', value: 'file' },
+    local ? { label: '$(file) Local text/JSONL file…', value: 'file' } : { label: '$(file) Text/JSONL file on the host…', value: 'hostFile' },
     { label: '$(cloud) Hugging Face dataset (hf:NAME)…', value: 'hf' },
-  ], { title: 'Launch SLTrain run (3/4): training data' });
+  ], { title: title(4, 'training data') });
   if (!pick) return undefined;
   if (pick.value === 'embedded') return 'embedded';
   if (pick.value === 'file') return (await vscode.window.showOpenDialog({ canSelectMany: false }))?.[0]?.fsPath;
+  if (pick.value === 'hostFile') {
+    const path = await vscode.window.showInputBox({ title: 'Data file on the host', prompt: 'Absolute path, e.g. /data/corpus.jsonl',
+      validateInput: (v) => (v.trim().startsWith('/') ? undefined : 'An absolute path on the host') });
+    return path?.trim() || undefined;
+  }
   const name = await vscode.window.showInputBox({ title: 'Hugging Face dataset', prompt: 'e.g. allenai/c4', validateInput: (v) => (v.trim() ? undefined : 'A dataset name') });
   return name ? `hf:${name.trim()}` : undefined;
 }

@@ -3,8 +3,10 @@
 import * as vscode from 'vscode';
 import { backendFor } from '../../core/runs/backends';
 import { RunStore } from '../../core/runs/store';
-import type { RunRecord } from '../../core/runs/types';
+import type { RunBackend, RunRecord } from '../../core/runs/types';
 import { RunWatcher } from '../../core/runs/watcher';
+import { sshDepsFor } from '../hosts/deps';
+import { runGpuSamples } from './gpuSamples';
 import { launchCommand } from './launch';
 import { RunItem, RunsTreeProvider } from './runsTree';
 import { RUN_VIEW_TYPE, RunViewPanel } from './RunViewPanel';
@@ -19,7 +21,13 @@ export function registerRunFeatures(context: vscode.ExtensionContext): void {
   const output = vscode.window.createOutputChannel('SLTrain runs');
   const store = new RunStore(runsDirectory(context));
   // Status/follow/stop never run the engine, so any interpreter name will do here; launch resolves the real one.
-  const watcher = new RunWatcher(store, (r) => backendFor(r.target, { runsDir: store.root, python: 'python3', engineDir: engineDirectory(context) }));
+  // Remote runs reconnect with the editor's keychain and host-key dialog (not the CLI's refusals), and
+  // their GPU readings are tagged with the run they came from.
+  const backendForRun = (r: RunRecord): RunBackend => backendFor(r.target, {
+    runsDir: store.root, python: 'python3', engineDir: engineDirectory(context),
+    ...(r.target.kind === 'local' ? {} : { remote: sshDepsFor(context, (s) => runGpuSamples.push(r.id, s)) }),
+  });
+  const watcher = new RunWatcher(store, backendForRun);
   const tree = new RunsTreeProvider(watcher);
   const view = vscode.window.createTreeView('sltrain.runs', { treeDataProvider: tree, canSelectMany: true });
   const statusBar = new RunStatusBar(watcher);
