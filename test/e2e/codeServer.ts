@@ -33,21 +33,24 @@ export function writeUserSettings(userDataDir: string, settings: Record<string, 
   writeFileSync(join(userDataDir, 'User', 'settings.json'), JSON.stringify(settings, null, 2));
 }
 
-export async function startCodeServer(vsix: string, workspace: string, settings: Record<string, unknown>): Promise<CodeServer> {
+/** `env`: extra environment for code-server and its extension host (e.g. a throwaway HOME for ~/.ssh). */
+export async function startCodeServer(vsix: string, workspace: string, settings: Record<string, unknown>,
+  env: Record<string, string> = {}): Promise<CodeServer> {
   if (!existsSync(BIN)) throw new Error(`code-server is not installed: run scripts/setup-code-server.sh (looked for ${BIN})`);
   if (!existsSync(vsix)) throw new Error(`no .vsix at ${vsix}: run scripts/package-vsix.sh first`);
   const base = mkdtempSync(join(tmpdir(), 'sltrain-e2e-'));
   const userDataDir = join(base, 'user-data');
   const extensionsDir = join(base, 'extensions');
   // Nothing may be written under $HOME: code-server keeps its config and data under XDG folders.
-  const env = {
+  const childEnv = {
     ...process.env,
+    ...env,
     XDG_CONFIG_HOME: join(base, 'config'),
     XDG_DATA_HOME: join(base, 'data'),
     EXTENSIONS_GALLERY: '{"serviceUrl":""}',
   };
   const install = spawnSync(BIN, ['--user-data-dir', userDataDir, '--extensions-dir', extensionsDir,
-    '--install-extension', vsix, '--force'], { env, encoding: 'utf8' });
+    '--install-extension', vsix, '--force'], { env: childEnv, encoding: 'utf8' });
   if (install.status !== 0) throw new Error(`installing the .vsix failed:\n${install.stdout}\n${install.stderr}`);
   writeUserSettings(userDataDir, settings);
 
@@ -55,7 +58,7 @@ export async function startCodeServer(vsix: string, workspace: string, settings:
   let output = '';
   const child: ChildProcess = spawn(BIN, ['--bind-addr', `127.0.0.1:${port}`, '--auth', 'none', '--disable-telemetry',
     '--disable-update-check', '--disable-workspace-trust', '--disable-getting-started-override',
-    '--user-data-dir', userDataDir, '--extensions-dir', extensionsDir, workspace], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    '--user-data-dir', userDataDir, '--extensions-dir', extensionsDir, workspace], { env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
   child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
   child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
 

@@ -1,0 +1,80 @@
+// Driving the code-server workbench from playwright: the command palette, quick picks and input
+// boxes, dialog and notification buttons, and the run view's webview. Shared by the e2e tests.
+import { chromium, type Browser, type FrameLocator, type Page } from 'playwright-core';
+
+const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+  '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+
+export async function openWorkbench(url: string): Promise<{ browser: Browser; page: Page }> {
+  const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
+  const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+  await page.goto(url);
+  await page.locator('.monaco-workbench').waitFor({ timeout: 60_000 });
+  return { browser, page };
+}
+
+/** Runs a palette command; retries because commands appear only once the extension host is up. */
+export async function runCommand(page: Page, title: string): Promise<void> {
+  for (let attempt = 0; attempt < 20; attempt++) {
+    await page.keyboard.press('F1');
+    const input = page.locator('.quick-input-widget input');
+    await input.waitFor({ state: 'visible' });
+    await input.fill(`>${title}`);
+    const row = page.locator('.quick-input-list .monaco-list-row', { hasText: title }).first();
+    try {
+      await row.waitFor({ state: 'visible', timeout: 2000 });
+      await page.keyboard.press('Enter');
+      return;
+    } catch {
+      await page.keyboard.press('Escape');
+    }
+  }
+  throw new Error(`command "${title}" never showed up in the palette`);
+}
+
+/** Types into the open quick pick / input box once its title says which step it is. */
+export async function answer(page: Page, titlePart: string, text: string | undefined): Promise<void> {
+  await page.locator('.quick-input-title', { hasText: titlePart }).waitFor({ timeout: 30_000 });
+  const input = page.locator('.quick-input-widget input');
+  if (text !== undefined) await input.fill(text);
+  await page.waitForTimeout(200);
+  await page.keyboard.press('Enter');
+}
+
+/** `scope`: `.monaco-dialog-box` (modal dialogs) or `.notifications-toasts` (notifications). */
+export async function clickButton(page: Page, scope: string, name: string, timeout = 60_000): Promise<void> {
+  const button = page.locator(`${scope} .monaco-button`, { hasText: name }).first();
+  await button.waitFor({ state: 'visible', timeout });
+  await button.click();
+}
+
+export async function waitFor<T>(page: Page, read: () => Promise<T>, ok: (v: T) => boolean, what: string, timeoutMs: number): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: T | undefined;
+  for (;;) {
+    try {
+      last = await read();
+      if (ok(last)) return last;
+    } catch {
+      // the frame may be reloading
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; last: ${JSON.stringify(last)}`);
+    await page.waitForTimeout(500);
+  }
+}
+
+export const runView = (page: Page): FrameLocator =>
+  page.frameLocator('iframe.webview.ready').frameLocator('iframe#active-frame');
+
+interface ViewDebug {
+  points: number;
+}
+
+/** Points in the page's arrays and the last step shown: equal exactly when none is lost or repeated. */
+export async function viewState(page: Page): Promise<{ points: number; lastStep: number; status: string }> {
+  const view = runView(page);
+  const points = await view.locator('body').evaluate(() => (window as unknown as { runviewDebug: ViewDebug }).runviewDebug.points);
+  const stepText = (await view.locator('.run .step').first().textContent()) ?? '';
+  const status = (await view.locator('.run .badge').first().textContent()) ?? '';
+  return { points, lastStep: Number(/step (\d+)/.exec(stepText)?.[1] ?? -1), status };
+}
