@@ -10,8 +10,9 @@ autograd keeps only x and the factors (A, B, values, indices). Two numerically e
   1.4-2.7× faster fwd+bwd on a 2-core CPU (bench/results/layer_bench_cpu.json), and still
   faster than the dense path at delta 0.1 (1 thread, 1024 tokens: 553 vs 797 ms).
 
-"auto" picks "factored" on the CPU, where it is measured faster, and "dense" elsewhere (cuBLAS dense
-matmuls are what the paper measured). Sparse kernels lack bf16/fp16 on the CPU (and not all exist on
+"auto" picks the path with the lower estimated cost (`path_costs`) for the layer's shape, support
+size, token count and device: CPU CSR products carry a large per-output-row cost, so small layers
+(llama_tiny's 128-wide ones) run dense and wide layers (2048²) run factored. Sparse kernels lack bf16/fp16 on the CPU (and not all exist on
 CUDA), so for half types the sparse products run in fp32 and are cast back.
 """
 
@@ -99,6 +100,37 @@ def _autocast_dtype(x: Tensor) -> torch.dtype | None:
 
 def _cast(t: Tensor | None, dtype: torch.dtype | None) -> Tensor | None:
     return t if t is None or dtype is None else t.to(dtype)
+
+
+# Cost of one sparse CSR product relative to a dense multiply-add, per device: CSR_MAC per stored
+# value per token, CSR_ROW per output row per token (row setup and output write). Calibrated on the
+# 2-core CPU (bench/perf_bench.py, layer_bench.py): 128x352 at 4096 tokens, CSR forward 7-8 ms vs
+# dense 2.8 ms; 2048² at 2048 tokens, 48-69 ms vs 164 ms. The CUDA constants are conservative
+# (cuSPARSE runs far below cuBLAS peak; they keep the paper's dense path at the 1B shapes) until
+# bench/gpu_perf.py has timed both paths on a GPU.
+CSR_MAC = {"cpu": 5.0, "cuda": 40.0}
+CSR_ROW = {"cpu": 230.0, "cuda": 60.0}
+
+
+def path_costs(in_f: int, out_f: int, rank: int, nnz: int, tokens: int, device_type: str) -> dict[str, float]:
+    """Estimated forward+backward cost of each path, in dense multiply-adds.
+
+    dense: x·Wᵀ, G_x, G_W (3·N·in·out) plus W rebuilt twice and G_B, G_A from G_W (4·out·r·in).
+    factored: the low-rank chain (fwd N·r·(in+out); bwd G_y·B, G_x, x·(sA)ᵀ again, G_B, G_A:
+    N·r·(3·in+2·out)) plus three sparse products (forward, G_x, sampled G_values).
+    """
+    N = tokens
+    dense = 3.0 * N * in_f * out_f + 4.0 * out_f * rank * in_f
+    factored = N * rank * (4.0 * in_f + 3.0 * out_f)
+    if nnz:
+        dev = device_type if device_type in CSR_MAC else "cuda"
+        factored += 3.0 * N * (CSR_MAC[dev] * nnz + CSR_ROW[dev] * out_f)
+    return {"dense": dense, "factored": factored}
+
+
+def choose_path(in_f: int, out_f: int, rank: int, nnz: int, tokens: int, device_type: str) -> str:
+    costs = path_costs(in_f, out_f, rank, nnz, tokens, device_type)
+    return "factored" if costs["factored"] < costs["dense"] else "dense"
 
 
 class SLTrainMatmul(torch.autograd.Function):
@@ -200,6 +232,7 @@ class SLTrainLinear(nn.Module):
         self.in_features, self.out_features, self.rank = in_features, out_features, rank
         self.delta, self.alpha, self.scale = delta, alpha, alpha / rank
         self.support_seed, self.path = support_seed, path
+        self._auto: dict[tuple[int, str], str] = {}
         self.nnz = math.floor(delta * in_features * out_features)
         kw = dict(device=device, dtype=dtype)
         self.A = nn.Parameter(torch.empty(rank, in_features, **kw))  # (r, in)
@@ -227,7 +260,12 @@ class SLTrainLinear(nn.Module):
             ))
 
     def _factored(self, x: Tensor) -> bool:
-        return self.path == "factored" or (self.path == "auto" and x.device.type == "cpu")
+        if self.path != "auto":
+            return self.path == "factored"
+        key = (x.numel() // self.in_features, x.device.type)
+        if key not in self._auto:  # one decision per token count and device
+            self._auto[key] = choose_path(self.in_features, self.out_features, self.rank, self.nnz, *key)
+        return self._auto[key] == "factored"
 
     def forward(self, x: Tensor) -> Tensor:
         return SLTrainMatmul.apply(x, self.A, self.B, self.values, self.indices, self.scale, self._factored(x))
