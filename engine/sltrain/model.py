@@ -14,6 +14,86 @@ from torch.utils.checkpoint import checkpoint
 from .config import LlamaConfig
 
 
+def _at_least_fp32(dtype: torch.dtype) -> torch.dtype:
+    return torch.promote_types(dtype, torch.float32)  # fp64 stays fp64 (gradcheck), halves go to fp32
+
+
+class RMSNormFunction(torch.autograd.Function):
+    """weight · (x / rms(x)), normalised in fp32 (fp64 for fp64 x) and cast back before the gain, as HF does.
+
+    Saves only x (its own dtype) and rstd (fp32, one per row) and recomputes the normalised tensor
+    in backward; autograd through the plain expression would keep an fp32 copy of x, the normalised
+    tensor and rstd.
+    """
+
+    @staticmethod
+    def forward(ctx, x: Tensor, weight: Tensor, eps: float) -> Tensor:
+        x32 = x.to(_at_least_fp32(x.dtype))
+        rstd = torch.rsqrt(x32.pow(2).mean(-1, keepdim=True) + eps)  # (..., 1) fp32
+        ctx.save_for_backward(x, weight, rstd)
+        return weight * (x32 * rstd).to(x.dtype)
+
+    @staticmethod
+    def backward(ctx, gy: Tensor):
+        x, weight, rstd = ctx.saved_tensors
+        n32 = x.to(rstd.dtype) * rstd  # (..., C) fp32, recomputed
+        n = n32.to(x.dtype)
+        gw = None
+        if ctx.needs_input_grad[1]:
+            gw = (gy * n).reshape(-1, n.shape[-1]).sum(0).to(weight.dtype)  # (C,)
+        gx = None
+        if ctx.needs_input_grad[0]:
+            gn32 = (gy * weight).to(x.dtype).to(rstd.dtype)  # through the cast back, as autograd would
+            # d(x·rstd)/dx applied to gn: rstd · (gn - n · mean(gn · n))
+            gx = (rstd * (gn32 - n32 * (gn32 * n32).mean(-1, keepdim=True))).to(x.dtype)
+        return gx, gw, None
+
+
+class CausalLMLoss(torch.autograd.Function):
+    """HF's shifted mean cross-entropy (token t predicts labels[t+1], -100 ignored), in fp32.
+
+    Works on a few sequences at a time and saves only the logits (their own dtype, which the
+    caller holds anyway) and the fp32 log-sum-exp per token; backward recomputes the softmax chunk
+    by chunk. The plain expression keeps an fp32 copy of the (B, T-1, V) logits plus their
+    log-softmax alive, and saves the log-softmax for backward.
+    """
+
+    CHUNK_BYTES = 64 * 2**20  # fp32 working set per chunk
+
+    @staticmethod
+    def forward(ctx, logits: Tensor, labels: Tensor) -> Tensor:
+        B, T, V = logits.shape
+        target = labels[:, 1:]  # (B, T-1)
+        valid = target != -100
+        count = valid.sum()
+        acc = _at_least_fp32(logits.dtype)  # fp32 (fp64 for fp64 logits)
+        step = max(1, CausalLMLoss.CHUNK_BYTES // max(1, T * V * 4))
+        lse = torch.empty(B, T - 1, device=logits.device, dtype=acc)
+        total = torch.zeros((), device=logits.device, dtype=acc)
+        for b in range(0, B, step):
+            z = logits[b:b + step, :-1].to(acc)  # (b, T-1, V)
+            lse[b:b + step] = torch.logsumexp(z, dim=-1)
+            picked = z.gather(-1, target[b:b + step].clamp(min=0).unsqueeze(-1)).squeeze(-1)
+            total += ((lse[b:b + step] - picked) * valid[b:b + step]).sum()
+        ctx.save_for_backward(logits, labels, lse, count)
+        ctx.step = step
+        return total / count
+
+    @staticmethod
+    def backward(ctx, g: Tensor):
+        logits, labels, lse, count = ctx.saved_tensors
+        target = labels[:, 1:]
+        scale = g / count
+        grad = torch.zeros_like(logits)  # (B, T, V); the last position predicts nothing
+        for b in range(0, logits.shape[0], ctx.step):
+            t = target[b:b + ctx.step]
+            p = torch.exp(logits[b:b + ctx.step, :-1].to(lse.dtype) - lse[b:b + ctx.step].unsqueeze(-1))  # softmax
+            p.scatter_add_(-1, t.clamp(min=0).unsqueeze(-1), torch.full_like(p[..., :1], -1.0))
+            p *= ((t != -100) * scale).unsqueeze(-1)
+            grad[b:b + ctx.step, :-1] = p.to(grad.dtype)
+        return grad, None
+
+
 class RMSNorm(nn.Module):
     def __init__(self, dim: int, eps: float, device=None, dtype=None):
         super().__init__()
@@ -21,10 +101,7 @@ class RMSNorm(nn.Module):
         self.weight = nn.Parameter(torch.ones(dim, device=device, dtype=dtype))
 
     def forward(self, x: Tensor) -> Tensor:
-        # Normalise in fp32 and cast back before the gain, as HF does, so bf16 results agree.
-        x32 = x.float()
-        x32 = x32 * torch.rsqrt(x32.pow(2).mean(-1, keepdim=True) + self.eps)
-        return self.weight * x32.to(x.dtype)
+        return RMSNormFunction.apply(x, self.weight, self.eps)
 
 
 def rotary_cos_sin(cfg: LlamaConfig, T: int, device, dtype) -> tuple[Tensor, Tensor]:
@@ -145,10 +222,5 @@ class LlamaForCausalLM(nn.Module):
         logits = self.lm_head(self.model.norm(x))  # (B, T, V)
         loss = None
         if labels is not None:
-            # Token t predicts token t+1; mean over labels != -100, in fp32 like HF.
-            loss = F.cross_entropy(
-                logits[:, :-1].float().reshape(-1, logits.size(-1)),
-                labels[:, 1:].reshape(-1),
-                ignore_index=-100,
-            )
+            loss = CausalLMLoss.apply(logits, labels)  # token t predicts t+1, fp32 mean like HF
         return logits, loss
