@@ -43,7 +43,7 @@ import torch
 from . import runconfig
 from .errors import ConfigError, MissingDependency
 from .methods import build_model
-from .optim import build_optimizer, optimizer_state_bytes
+from .optim import build_optimizer, default_impl, optimizer_state_bytes
 
 DTYPES = {"bf16": torch.bfloat16, "mixed": torch.float32, "fp32": torch.float32}
 
@@ -108,7 +108,7 @@ def measure(cfg) -> dict:
     model = build_model(model_cfg, mcfg, seed=cfg.seed, device=device, dtype=DTYPES[cfg.precision])
     model.gradient_checkpointing = cfg.grad_ckpt
     opt = build_optimizer(model, mcfg, optimizer=cfg.optimizer, lr=cfg.lr, weight_decay=cfg.weight_decay,
-                          betas=(0.9, 0.999), per_layer=cfg.per_layer)
+                          betas=(0.9, 0.999), per_layer=cfg.per_layer, impl=default_impl(device))
     g = torch.Generator().manual_seed(cfg.seed)
     x = torch.randint(0, model_cfg.vocab_size, (cfg.batch_size, cfg.seq_len), generator=g).to(device)
     autocast = (torch.autocast(device_type=device.type, dtype=torch.bfloat16) if cfg.precision == "mixed"

@@ -132,6 +132,11 @@ def _factory(method_cfg: MethodConfig, optimizer: str, impl: str, **hp) -> Calla
     return lambda groups: torch.optim.AdamW(groups, **hp, **flags)
 
 
+def default_impl(device) -> str:
+    """fused on CUDA (no state-sized temporaries in step(), which the planner assumes), else torch's pick."""
+    return "fused" if torch.device(device).type == "cuda" else "auto"
+
+
 def _distributed_world_size() -> int:
     dist = torch.distributed
     return dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1

@@ -31,7 +31,7 @@ from .errors import ConfigError, MissingDependency
 from .events import EventLog, Progress
 from .measure import param_counts
 from .methods import build_model
-from .optim import build_optimizer
+from .optim import build_optimizer, default_impl
 from .relora import relora_lr_multiplier, relora_reset
 from .schedule import lr_at
 from .tokenizer import load_tokenizer
@@ -86,7 +86,8 @@ class Trainer:
         self.model = build_model(self.model_cfg, mcfg, seed=cfg.seed, device=d.device, dtype=DTYPES[cfg.precision])
         self.model.gradient_checkpointing = cfg.grad_ckpt
         self.opt = build_optimizer(self.model, mcfg, optimizer=cfg.optimizer, lr=cfg.lr,
-                                   weight_decay=cfg.weight_decay, betas=(0.9, 0.999), per_layer=cfg.per_layer)
+                                   weight_decay=cfg.weight_decay, betas=(0.9, 0.999), per_layer=cfg.per_layer,
+                                   impl=default_impl(d.device))
         self.stream = data.RowStream(self.train_src, self.tok, cfg.seq_len, cfg.packing, d.rank, d.world)
         self.val = data.validation_batches(self.val_src, self.tok, seq_len=cfg.seq_len, packing=cfg.packing,
                                            batch_size=cfg.batch_size, batches=cfg.eval_batches,
