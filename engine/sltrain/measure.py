@@ -111,6 +111,7 @@ def measure(cfg) -> dict:
                           betas=(0.9, 0.999), per_layer=cfg.per_layer, impl=default_impl(device))
     g = torch.Generator().manual_seed(cfg.seed)
     x = torch.randint(0, model_cfg.vocab_size, (cfg.batch_size, cfg.seq_len), generator=g).to(device)
+    labels = x.clone()  # a tensor of its own, as the data loader gives (the loss saves it)
     autocast = (torch.autocast(device_type=device.type, dtype=torch.bfloat16) if cfg.precision == "mixed"
                 else torch.autocast(device_type=device.type, enabled=False))
     buffers = dict(model.named_buffers())
@@ -125,7 +126,7 @@ def measure(cfg) -> dict:
     opt.zero_grad(set_to_none=True)
     opt.begin_update(1)
     with acts.hooks(), autocast:
-        _, loss = model(x, x)
+        _, loss = model(x, labels)
     acts.remove()
     loss.backward()
     if cfg.per_layer:
@@ -147,7 +148,7 @@ def measure(cfg) -> dict:
     opt.zero_grad(set_to_none=True)
     opt.begin_update(1)
     with autocast:
-        _, loss = model(x, x)
+        _, loss = model(x, labels)
     loss.backward()
     opt.step()
     if device.type == "cuda":

@@ -19,6 +19,7 @@ interface Case {
   precision: 'fp32' | 'bf16' | 'mixed';
   batch_size: number;
   seq_len: number;
+  grad_ckpt?: boolean;
 }
 
 interface Measured {
@@ -54,6 +55,9 @@ function matrix(): Case[] {
   add('llama_tiny', true, 'bf16', 1, 'adam8bit', methods);
   for (const precision of ['fp32', 'bf16'] as const) {
     for (const batch of [1, 2]) add('llama_20m', false, precision, batch);
+    for (const method of methods) {
+      cases.push({ model: 'llama_9m', method, optimizer: 'adamw', per_layer: false, precision, batch_size: 2, seq_len: 64, grad_ckpt: true });
+    }
   }
   add('llama_20m', true, 'fp32', 1);
   add('llama_60m', false, 'fp32', 1);
@@ -80,6 +84,7 @@ function planFor(c: Case): PlanJson {
   const args = ['plan', '--model', c.model, '--method', c.method, '--optimizer', c.optimizer, '--precision', c.precision,
     '--batch', String(c.batch_size), '--seq', String(c.seq_len), '--json'];
   if (c.per_layer) args.push('--per-layer');
+  if (c.grad_ckpt) args.push('--grad-ckpt');
   return JSON.parse(execFileSync(process.execPath, [CLI, ...args]).toString()) as PlanJson;
 }
 

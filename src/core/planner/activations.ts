@@ -5,6 +5,9 @@ import type { ModelConfig } from '../modelConfig';
 import { linearShapes } from './tensors';
 import type { PlanOptions } from './types';
 
+/** The engine's loss chunk: sequences are processed so that one fp32 chunk stays under 64 MiB. */
+export const LOSS_CHUNK_BYTES = 64 * 2 ** 20;
+
 /** Activation element size: bf16 autocast and pure bf16 both run the matmuls in bf16. */
 export function activationElementBytes(o: PlanOptions): number {
   return o.precision === 'fp32' ? 4 : 2;
@@ -13,16 +16,16 @@ export function activationElementBytes(o: PlanOptions): number {
 export interface ActivationModel {
   /** Saved by one decoder layer (bytes). */
   perLayer: number;
-  /** Saved by all decoder layers (with checkpointing: layer inputs plus one recomputed layer). */
+  /** Saved by all decoder layers in forward (with checkpointing: their inputs only). */
   layers: number;
   /** Saved outside the decoder layers: embedding ids, rotary tables, final norm, head and loss. */
   head: number;
-  /** Logits and their fp32 copy for the loss, alive beside the saved tensors at the end of forward. */
+  /** The loss's fp32 working chunk beside the saved tensors at the end of forward. */
   forwardTransient: number;
-  /** Inside cross-entropy's backward: the log-softmax gradient and the input gradient (fp32). */
+  /** Inside the loss's backward: the logits' gradient and an fp32 softmax chunk. */
   backwardTransient: number;
-  /** The log-softmax output saved for backward (fp32, B·(T-1) × V). */
-  logSoftmaxBytes: number;
+  /** What the loss saves (logits, log-sum-exp, count), freed once its backward is done. */
+  lossSavedBytes: number;
   /** The logits' gradient in the activation dtype, after the upcast's backward. */
   logitsGradBytes: number;
   /** Everything saved for backward in one micro-batch. */
@@ -30,17 +33,22 @@ export interface ActivationModel {
 }
 
 /**
- * RMSNorm as the engine computes it (HF's way: normalise in fp32, cast back, then the gain) saves its
- * fp32 input, the fp32 reciprocal RMS per token and the normalised tensor; the gain's product with it
- * is saved by the linears that read it. Under autocast that product stays fp32, and every linear saves
- * its own bf16 cast of it instead (casts of activations are not cached).
+ * The engine's RMSNorm (one autograd function) saves its input in the residual stream's dtype and
+ * the fp32 reciprocal RMS per token, and recomputes the normalised tensor in backward.
  */
 function rmsNormBytes(N: number, h: number, o: PlanOptions): number {
-  const normalised = o.precision === 'mixed' ? 4 : activationElementBytes(o);
-  return 4 * N * h + 4 * N + normalised * N * h;
+  return residualElementBytes(o) * N * h + 4 * N;
 }
 
-/** Bytes the linears reading one normalised tensor save of it: one shared copy, or a cast each. */
+/** The residual stream follows the parameters: bf16 when they are, fp32 otherwise (also under autocast). */
+function residualElementBytes(o: PlanOptions): number {
+  return o.precision === 'bf16' ? 2 : 4;
+}
+
+/**
+ * Bytes the linears reading a norm's output save of it: one shared copy, or under autocast (where the
+ * output stays fp32) a bf16 cast each, since casts of activations are not cached.
+ */
 function normOutputBytes(N: number, h: number, readers: number, o: PlanOptions): number {
   return o.precision === 'mixed' ? readers * 2 * N * h : activationElementBytes(o) * N * h;
 }
@@ -81,26 +89,34 @@ export function activations(c: ModelConfig, o: PlanOptions): ActivationModel {
   // gate out (silu), silu out and up out (mul), product (down); the normalised input of gate and up
   const mlp = norm + normOutputBytes(N, h, 2, o) + 4 * N * I * a + adaptor;
   const perLayer = attention + mlp;
-  const layerInputs = N * h * (o.precision === 'bf16' ? 2 : 4);
-  const layers = o.gradCkpt ? c.numHiddenLayers * layerInputs + perLayer : c.numHiddenLayers * perLayer;
+  const layerInputs = N * h * residualElementBytes(o);
+  // Checkpointing keeps each layer's input; one layer's activations come back during its recompute
+  // in backward, so they count in backward's transient instead.
+  const layers = c.numHiddenLayers * (o.gradCkpt ? layerInputs : perLayer);
+  const recompute = o.gradCkpt ? perLayer : 0;
   const headDim = h / H;
-  const logSoftmax = Np * V * 4;
-  const rotaryBytes = o.precision === 'mixed' ? 4 : a; // cos/sin follow the residual stream's dtype
+  const rotaryBytes = residualElementBytes(o); // cos/sin follow the residual stream's dtype
+  // The loss keeps the logits (their own dtype) and an fp32 log-sum-exp per predicting position; it
+  // works a few sequences at a time, with an fp32 chunk and logsumexp's exp of it alive together.
+  const logits = N * V * a;
+  const lossSaved = logits + Np * 4 + 8; // logits, log-sum-exp, token count (int64)
+  const chunkSeqs = Math.min(B, Math.max(1, Math.floor(LOSS_CHUNK_BYTES / (T * V * 4))));
+  const chunk = chunkSeqs * (T - 1) * V * 4;
   const head =
     N * 8 + // input ids, saved by the embedding
     2 * T * headDim * rotaryBytes + // rotary cos and sin, shared by all layers
     norm + normOutputBytes(N, h, 1, o) + // the final norm and the head's input
-    logSoftmax + // cross-entropy's log-softmax output
-    Np * 8 + 4 + // shifted targets and nll's total weight
+    N * 8 + // the labels (a tensor of their own in training)
+    lossSaved +
     autocastWeightBytes(c, o);
   return {
     perLayer,
     layers,
     head,
-    forwardTransient: N * V * a + Np * V * 4,
-    backwardTransient: 2 * Np * V * 4,
-    logSoftmaxBytes: logSoftmax,
-    logitsGradBytes: N * V * a,
+    forwardTransient: 2 * chunk,
+    backwardTransient: logits + 2 * chunk + recompute,
+    lossSavedBytes: lossSaved,
+    logitsGradBytes: logits,
     saved: layers + head,
   };
 }

@@ -83,12 +83,12 @@ export function peakMemory(c: ModelConfig, o: PlanOptions, parts: StaticPeakPart
   // Gradients of earlier micro-batches stay alive under accumulation, also with per-layer updates.
   const accumulating = o.gradAccum > 1;
   const held = accumulating ? st.gradients : 0;
-  // Backward has two tall moments near its start: inside cross-entropy's backward (the saved
-  // log-softmax output, its gradient and the logits' fp32 gradient), and right after the head's matmul
-  // (the logits' gradient in the activation dtype plus the head's weight gradient). The head's gradient
+  // Backward has two tall moments near its start: inside the loss's backward (the logits' gradient
+  // and an fp32 softmax chunk beside everything saved), and right after the head's matmul (the
+  // logits' gradient plus the head's weight gradient, once the loss has freed what it saved). The head's gradient
   // exists in both modes; per-layer updates step it at once, so only later gradients differ.
   const inCrossEntropy = act.backwardTransient;
-  const afterHead = act.logitsGradBytes + headGrad - act.logSoftmaxBytes;
+  const afterHead = act.logitsGradBytes + headGrad - act.lossSavedBytes;
   const headMoment = afterHead > inCrossEntropy;
   const phases: Record<PeakPhase, PeakItem[]> = {
     forward: [
