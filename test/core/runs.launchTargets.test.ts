@@ -78,7 +78,7 @@ test('confirm dialog lines', () => {
   assert.equal(describeTarget({ kind: 'ssh', host: { name: 'box', host: 'box', port: 22, user: 'ana' } }), 'box');
   assert.equal(describeTarget({ kind: 'ssh', host: { ...gpu1, port: 2222 } }), 'gpu1 (ml@gpu1.lab:2222)');
   assert.equal(describeTarget({ kind: 'multinode', hosts: [gpu1, { ...gpu1, name: 'gpu2' }], nprocPerNode: 8 }),
-    'torchrun on 2 hosts (gpu1, gpu2), 8 processes per node');
+    '2 hosts with torchrun (gpu1, gpu2), 8 processes per node');
   assert.equal(remoteRunDirHint({ kind: 'local' }), undefined);
   assert.equal(remoteRunDirHint({ kind: 'ssh', host: { ...gpu1, workDir: '/scratch' } }), 'gpu1:/scratch/runs/<run id>');
   assert.equal(remoteRunDirHint({ kind: 'ssh', host: gpu1 }), 'gpu1:~/.sltrain/runs/<run id>');

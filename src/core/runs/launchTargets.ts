@@ -133,7 +133,7 @@ export function describeTarget(t: RunTarget): string {
   if (t.kind === 'local') return 'this machine';
   if (t.kind === 'ssh') return t.host.name === t.host.host ? t.host.name : `${t.host.name} (${hostAddress(t.host)})`;
   const p = t.nprocPerNode === 1 ? '1 process' : `${t.nprocPerNode} processes`;
-  return `torchrun on ${t.hosts.length} hosts (${t.hosts.map((h) => h.name).join(', ')}), ${p} per node`;
+  return `${t.hosts.length} hosts with torchrun (${t.hosts.map((h) => h.name).join(', ')}), ${p} per node`;
 }
 
 /** Where the run directory goes on the executing host (rank 0's for torchrun), for the confirm dialog. */

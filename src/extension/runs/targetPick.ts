@@ -44,7 +44,7 @@ function choiceItem(c: TargetChoice): ChoiceItem {
 async function pickSeveral(hosts: HostSpec[], title: string): Promise<RunTarget | undefined> {
   const picked = await vscode.window.showQuickPick(
     hosts.map((h) => ({ label: h.name, description: hostAddress(h), host: h })),
-    { title: `${title}: hosts for torchrun (rank 0 first)`, canPickMany: true, ignoreFocusOut: true },
+    { title: `${title}: hosts for torchrun (the first one in this list is rank 0)`, canPickMany: true, ignoreFocusOut: true },
   );
   if (!picked) return undefined;
   if (picked.length < 2) {
