@@ -17,6 +17,7 @@ import * as wb from './workbench';
 const RESULTS = resolve(ROOT, 'test/results');
 const VSIX = process.env.SLTRAIN_VSIX ?? resolve(ROOT, 'out/e2e/sltrain-studio.vsix');
 const HOST = 'gpu-box';
+const NODE_B = 'node-b';
 
 let world: World;
 let server: CodeServer;
@@ -24,12 +25,12 @@ let browser: Browser;
 let page: Page;
 let workspace: string;
 
-const workDir = (): string => join(world.dir, 'work0');
+const workDir = (i = 0): string => join(world.dir, `work${i}`);
 const runsDir = (): string => join(workspace, '.sltrain', 'runs');
 
 before(async () => {
-  // One sshd with a stand-in nvidia-smi on the sessions' PATH; the client key logs in as this user.
-  world = await makeWorld(1, true);
+  // Two sshd (two "hosts"), each with a stand-in nvidia-smi on the sessions' PATH; the client key logs in as this user.
+  world = await makeWorld(2, true);
   // The editor has never seen this host: its key must be accepted in the UI.
   writeFileSync(world.knownHosts, '');
   workspace = mkdtempSync(join(tmpdir(), 'sltrain-remote-ws-'));
@@ -37,10 +38,10 @@ before(async () => {
     'workbench.startupEditor': 'none',
     'security.workspace.trust.enabled': false,
     'sltrain.engineLocation': join(ROOT, 'engine'),
-    'sltrain.hosts': [{
-      name: HOST, host: '127.0.0.1', port: world.servers[0].port, user: USER,
-      identityFile: world.clientKey, python: remotePython(), workDir: workDir(),
-    }],
+    'sltrain.hosts': [HOST, NODE_B].map((name, i) => ({
+      name, host: '127.0.0.1', port: world.servers[i].port, user: USER,
+      identityFile: world.clientKey, python: remotePython(), workDir: workDir(i),
+    })),
   }, { HOME: world.home }); // ~/.ssh (known_hosts, config) of the editor is the world's throwaway home
   ({ browser, page } = await wb.openWorkbench(server.url));
 });
@@ -58,9 +59,13 @@ async function treeRow(): Promise<string> {
   return (await page.locator('.part.sidebar .monaco-list-row', { hasText: HOST }).first().textContent()) ?? '';
 }
 
-function record(): { id: string; dir: string; pgid: number; status: string; target: { kind: string } } {
-  const [id] = readdirSync(runsDir());
-  return JSON.parse(readFileSync(join(runsDir(), id, 'run.json'), 'utf8')) as ReturnType<typeof record>;
+interface Record { id: string; dir: string; pgid: number; status: string; target: { kind: string } }
+
+function record(kind: 'ssh' | 'multinode'): Record {
+  const all = readdirSync(runsDir()).map((id) => JSON.parse(readFileSync(join(runsDir(), id, 'run.json'), 'utf8')) as Record);
+  const found = all.find((r) => r.target.kind === kind);
+  if (!found) throw new Error(`no ${kind} run in ${runsDir()}`);
+  return found;
 }
 
 function groupAlive(pgid: number): boolean {
@@ -99,7 +104,7 @@ test('launch on an SSH host from the palette, watch, stop', { timeout: 240_000 }
     // The accepted key is remembered in known_hosts (hashed name, as OpenSSH's HashKnownHosts writes it).
     const hostKey = readFileSync(`${world.servers[0].hostKeyFile}.pub`, 'utf8').trim().split(/\s+/).slice(0, 2).join(' ');
     assert.ok(readFileSync(world.knownHosts, 'utf8').includes(` ${hostKey}`), 'host key added to known_hosts');
-    const r = record();
+    const r = record('ssh');
     assert.equal(r.target.kind, 'ssh');
     assert.ok(r.dir.startsWith(workDir()), `the run directory is on the host's work dir: ${r.dir}`);
     assert.ok(groupAlive(r.pgid));
@@ -143,12 +148,44 @@ test('launch on an SSH host from the palette, watch, stop', { timeout: 240_000 }
     await wb.waitFor(page, treeRow, (text) => /stopped/.test(text), '"stopped" in the Runs tree', 30_000);
     // The stop command reports once the host says the process group is gone.
     await page.locator('.notifications-toasts', { hasText: 'stopped.' }).waitFor({ timeout: 90_000 });
-    const r = record();
+    const r = record('ssh');
     assert.equal(r.status, 'stopped');
     assert.equal(groupAlive(r.pgid), false, 'no process of the run is left on the host');
     assert.ok(existsSync(join(r.dir, 'stop_requested')));
     const events = readFileSync(join(r.dir, 'events.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { event: string; status?: string });
     assert.deepEqual(events.at(-1), { ...events.at(-1), event: 'end', status: 'stopped' });
     await page.screenshot({ path: join(RESULTS, 'e2e-remote-stopped.png') });
+  });
+
+  await t.test('several hosts: torchrun on two nodes from the multi-select, stop ends both', async () => {
+    await wb.runCommand(page, 'Launch SLTrain run');
+    await wb.answer(page, '(1/5)', 'llama_tiny');
+    await wb.answer(page, '(2/5)', 'Several hosts');
+    await page.locator('.quick-input-title', { hasText: 'hosts for torchrun' }).waitFor({ timeout: 30_000 });
+    await page.locator('.quick-input-widget [role="checkbox"][aria-label="Toggle all checkboxes"]').click();
+    await page.keyboard.press('Enter');
+    await wb.answer(page, 'processes per node', '1');
+    await wb.answer(page, '(3/5)', '300');
+    await wb.answer(page, '(4/5)', 'embedded');
+    await page.locator('.monaco-dialog-box', { hasText: `Launch on 2 hosts with torchrun (${HOST}, ${NODE_B})` }).waitFor({ timeout: 30_000 });
+    await wb.clickButton(page, '.monaco-dialog-box', 'Launch');
+    // gpu-box is known since the first launch; node-b has a key of its own to accept.
+    await page.locator('.monaco-dialog-box', { hasText: 'Unknown SSH host key' }).waitFor({ timeout: 60_000 });
+    await wb.clickButton(page, '.monaco-dialog-box', 'Trust and Connect');
+
+    const s = await wb.waitFor(page, viewState, (v) => v.status === 'running' && v.lastStep >= 2, 'torchrun steps in the run view', 150_000);
+    assert.equal(s.points, s.lastStep);
+    const gpu = await wb.waitFor(page, async () => (await wb.runView(page).locator('.run .gpu').first().textContent()) ?? '',
+      (g) => g.includes(HOST) && g.includes(NODE_B), 'GPU readings of both nodes', 30_000);
+    assert.match(gpu, new RegExp(`${HOST} GPU0 .* ${NODE_B} GPU0`));
+    await page.screenshot({ path: join(RESULTS, 'e2e-remote-torchrun.png') });
+
+    const r = record('multinode');
+    const nodePgid = (i: number): number => Number(readFileSync(join(workDir(i), 'runs', r.id, `node${i}`, 'pgid'), 'utf8'));
+    assert.ok(groupAlive(nodePgid(0)) && groupAlive(nodePgid(1)), 'one torchrun per node');
+    await wb.runView(page).locator('.run button.stop').click();
+    await wb.clickButton(page, '.monaco-dialog-box', 'Stop', 30_000);
+    await wb.waitFor(page, viewState, (v) => v.status === 'stopped', 'the stopped torchrun run', 120_000);
+    await wb.waitFor(page, async () => groupAlive(nodePgid(0)) || groupAlive(nodePgid(1)), (alive) => !alive, 'both nodes gone', 60_000);
   });
 });
