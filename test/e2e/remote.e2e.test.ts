@@ -85,6 +85,10 @@ test('launch on an SSH host from the palette, watch, stop', { timeout: 240_000 }
     await wb.answer(page, '(1/5)', 'llama_tiny');
     await page.locator('.quick-input-list .monaco-list-row', { hasText: HOST }).first().waitFor({ timeout: 30_000 });
     await page.screenshot({ path: join(RESULTS, 'e2e-remote-target.png') });
+    // "Add GPU host…" runs that command; cancelling it comes back to the same pick.
+    await wb.answer(page, '(2/5)', 'Add GPU host');
+    await page.locator('.quick-input-title', { hasText: 'Add GPU host (1/3)' }).waitFor({ timeout: 30_000 });
+    await page.keyboard.press('Escape');
     await wb.answer(page, '(2/5)', HOST);
     // Long enough to be stopped mid-run however fast this machine is; the test stops it after a few steps.
     await wb.answer(page, '(3/5)', '300');
