@@ -5,7 +5,7 @@
 // in the Runs tree. On the way, the SSH link is cut and the window reloaded: the view keeps every
 // point exactly once. The "remote" is this machine, logged into over SSH, with the engine's venv.
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -50,6 +50,7 @@ after(async () => {
   await browser?.close();
   await server?.stop();
   await world?.close(); // kills any job still naming the world's folder (the run dir, the engine copy)
+  if (workspace) rmSync(workspace, { recursive: true, force: true });
 });
 
 const viewState = (): ReturnType<typeof wb.viewState> => wb.viewState(page);
