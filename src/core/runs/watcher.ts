@@ -55,7 +55,9 @@ export class RunWatcher {
     for (const r of records) {
       const status = await this.refreshStatus(r);
       out.push({ ...r, status });
-      if (status === 'running') this.watch({ ...r, status });
+      // "unknown" on a remote target means its host did not answer just now, not that the run is gone:
+      // follow it anyway, since the SSH follower reconnects with backoff and resumes when the host is back.
+      if (status === 'running' || (status === 'unknown' && r.target.kind !== 'local')) this.watch({ ...r, status });
     }
     this.fireChange();
     return out;
