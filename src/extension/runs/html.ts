@@ -1,5 +1,6 @@
-// The run view's HTML: a strict CSP with a fresh nonce per load; script and style only from media/.
-// No vscode import, so the headless page tests load the page under exactly this policy.
+// The run view's HTML: the shared shell. Chart.js sizes canvases through element.style (CSSOM), which
+// CSP allows, so no inline styles are needed.
+import { pageHtml } from '../../shared/pageHtml';
 
 export interface RunViewHtmlParts {
   cspSource: string;
@@ -11,27 +12,5 @@ export interface RunViewHtmlParts {
 }
 
 export function runViewHtml(p: RunViewHtmlParts): string {
-  // Chart.js sizes canvases through element.style (CSSOM), which CSP allows; no inline <style> needed.
-  const csp = [
-    "default-src 'none'",
-    `img-src ${p.cspSource} data:`,
-    `style-src ${p.cspSource}`,
-    `font-src ${p.cspSource}`,
-    `script-src 'nonce-${p.nonce}'`,
-  ].join('; ');
-  const prelude = p.preludeScript ? `<script nonce="${p.nonce}">${p.preludeScript}</script>` : '';
-  return `<!DOCTYPE html>
-<html lang="en">
-<head>
-  <meta charset="UTF-8">
-  <meta http-equiv="Content-Security-Policy" content="${csp}">
-  <meta name="viewport" content="width=device-width, initial-scale=1.0">
-  <link rel="stylesheet" href="${p.styleUri}">
-  <title>SLTrain run</title>
-</head>
-<body>
-  <main id="app" class="app"></main>
-  ${prelude}<script nonce="${p.nonce}" src="${p.scriptUri}"></script>
-</body>
-</html>`;
+  return pageHtml({ ...p, title: 'SLTrain run' });
 }
