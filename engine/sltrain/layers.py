@@ -105,15 +105,30 @@ def _cast(t: Tensor | None, dtype: torch.dtype | None) -> Tensor | None:
 # Cost of one sparse CSR product relative to a dense multiply-add, per device: CSR_MAC per stored
 # value per token, CSR_ROW per output row per token (row setup and output write). Calibrated on the
 # 2-core CPU (bench/perf_bench.py, layer_bench.py): 128x352 at 4096 tokens, CSR forward 7-8 ms vs
-# dense 2.8 ms; 2048² at 2048 tokens, 48-69 ms vs 164 ms. The CUDA constants are conservative
+# dense 2.8 ms; 2048² at 2048 tokens, 48-69 ms vs 164 ms; fwd+bwd at 2048², r 128, 1 thread, fp32:
+# factored 236 ms vs dense 524 ms. The CUDA constants are conservative
 # (cuSPARSE runs far below cuBLAS peak; they keep the paper's dense path at the 1B shapes) until
 # bench/gpu_perf.py has timed both paths on a GPU.
 CSR_MAC = {"cpu": 5.0, "cuda": 40.0}
 CSR_ROW = {"cpu": 230.0, "cuda": 60.0}
+# Half-precision dense matmuls run ~4x faster than fp32 where the hardware has them (2048² at 2048
+# tokens, 1 thread: 116 ms bf16 vs 470 ms fp32 on an AVX512-BF16 CPU) while the sparse products
+# stay in fp32 (_sparse_dtype), so relative to dense work they cost this much more.
+HALF_SPARSE_PENALTY = 4.0
 
 
-def path_costs(in_f: int, out_f: int, rank: int, nnz: int, tokens: int, device_type: str) -> dict[str, float]:
-    """Estimated forward+backward cost of each path, in dense multiply-adds.
+def _fast_half(device_type: str) -> bool:
+    if device_type != "cpu":
+        return True
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
+
+
+def path_costs(in_f: int, out_f: int, rank: int, nnz: int, tokens: int, device_type: str,
+               dtype: torch.dtype = torch.float32) -> dict[str, float]:
+    """Estimated forward+backward cost of each path, in dense multiply-adds of `dtype`.
 
     dense: x·Wᵀ, G_x, G_W (3·N·in·out) plus W rebuilt twice and G_B, G_A from G_W (4·out·r·in).
     factored: the low-rank chain (fwd N·r·(in+out); bwd G_y·B, G_x, x·(sA)ᵀ again, G_B, G_A:
@@ -124,12 +139,16 @@ def path_costs(in_f: int, out_f: int, rank: int, nnz: int, tokens: int, device_t
     factored = N * rank * (4.0 * in_f + 3.0 * out_f)
     if nnz:
         dev = device_type if device_type in CSR_MAC else "cuda"
-        factored += 3.0 * N * (CSR_MAC[dev] * nnz + CSR_ROW[dev] * out_f)
+        sparse = 3.0 * N * (CSR_MAC[dev] * nnz + CSR_ROW[dev] * out_f)
+        if dtype not in (torch.float32, torch.float64) and _fast_half(dev):
+            sparse *= HALF_SPARSE_PENALTY
+        factored += sparse
     return {"dense": dense, "factored": factored}
 
 
-def choose_path(in_f: int, out_f: int, rank: int, nnz: int, tokens: int, device_type: str) -> str:
-    costs = path_costs(in_f, out_f, rank, nnz, tokens, device_type)
+def choose_path(in_f: int, out_f: int, rank: int, nnz: int, tokens: int, device_type: str,
+                dtype: torch.dtype = torch.float32) -> str:
+    costs = path_costs(in_f, out_f, rank, nnz, tokens, device_type, dtype)
     return "factored" if costs["factored"] < costs["dense"] else "dense"
 
 
@@ -232,7 +251,7 @@ class SLTrainLinear(nn.Module):
         self.in_features, self.out_features, self.rank = in_features, out_features, rank
         self.delta, self.alpha, self.scale = delta, alpha, alpha / rank
         self.support_seed, self.path = support_seed, path
-        self._auto: dict[tuple[int, str], str] = {}
+        self._auto: dict[tuple[int, str, torch.dtype], str] = {}
         self.nnz = math.floor(delta * in_features * out_features)
         kw = dict(device=device, dtype=dtype)
         self.A = nn.Parameter(torch.empty(rank, in_features, **kw))  # (r, in)
@@ -262,8 +281,8 @@ class SLTrainLinear(nn.Module):
     def _factored(self, x: Tensor) -> bool:
         if self.path != "auto":
             return self.path == "factored"
-        key = (x.numel() // self.in_features, x.device.type)
-        if key not in self._auto:  # one decision per token count and device
+        key = (x.numel() // self.in_features, x.device.type, x.dtype)
+        if key not in self._auto:  # one decision per token count, device and dtype
             self._auto[key] = choose_path(self.in_features, self.out_features, self.rank, self.nnz, *key)
         return self._auto[key] == "factored"
 

@@ -27,6 +27,17 @@ def test_auto_path_choice(in_f, out_f, rank, nnz, tokens, device, want):
     assert set(path_costs(in_f, out_f, rank, nnz, tokens, device)) == {"dense", "factored"}
 
 
+def test_half_precision_counts_the_fp32_sparse_products():
+    # 2048², r 128, 2048 tokens on a CPU with bf16 matmuls: factored wins in fp32 (236 vs 524 ms) but
+    # dense wins in bf16 (135 vs 220 ms), since the CSR products run in fp32.
+    args = (2048, 2048, 128, 125829, 2048, "cpu")
+    assert choose_path(*args, torch.float32) == "factored"
+    fp32, bf16 = path_costs(*args, torch.float32), path_costs(*args, torch.bfloat16)
+    assert bf16["dense"] == fp32["dense"] and bf16["factored"] >= fp32["factored"]
+    if torch.ops.mkldnn._is_mkldnn_bf16_supported():
+        assert choose_path(*args, torch.bfloat16) == "dense"
+
+
 def test_auto_layer_matches_explicit_paths_and_decides_once_per_token_count():
     torch.manual_seed(0)
     auto = SLTrainLinear(32, 48, 4, 0.1, 8.0, support_seed=3, path="auto", dtype=torch.float64)
@@ -37,7 +48,7 @@ def test_auto_layer_matches_explicit_paths_and_decides_once_per_token_count():
         ys[path] = auto(x)
     torch.testing.assert_close(ys["auto"], ys["dense"])
     torch.testing.assert_close(ys["factored"], ys["dense"])
-    assert list(auto._auto) == [(5, "cpu")]
+    assert list(auto._auto) == [(5, "cpu", torch.float64)]
 
 
 def _reference_rmsnorm(x, w, eps):
