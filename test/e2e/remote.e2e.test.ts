@@ -104,7 +104,7 @@ test('launch on an SSH host from the palette, watch, stop', { timeout: 240_000 }
     await page.screenshot({ path: join(RESULTS, 'e2e-remote-consent.png') });
     await wb.clickButton(page, '.monaco-dialog-box', 'Trust and Connect');
 
-    const s = await wb.waitFor(page, viewState, (v) => v.status === 'running' && v.lastStep >= 3, 'the first remote steps in the run view', 150_000);
+    const s = await wb.waitFor(page, viewState, (v) => v.status === 'running' && v.lastStep >= 3 && v.points >= v.lastStep, 'the first remote steps in the run view', 150_000);
     assert.equal(s.points, s.lastStep, 'one point per step: none lost, none repeated');
     // The accepted key is remembered in known_hosts (hashed name, as OpenSSH's HashKnownHosts writes it).
     const hostKey = readFileSync(`${world.servers[0].hostKeyFile}.pub`, 'utf8').trim().split(/\s+/).slice(0, 2).join(' ');
@@ -114,7 +114,7 @@ test('launch on an SSH host from the palette, watch, stop', { timeout: 240_000 }
     assert.ok(r.dir.startsWith(workDir()), `the run directory is on the host's work dir: ${r.dir}`);
     assert.ok(groupAlive(r.pgid));
     // nvidia-smi (a stand-in that reports one H200) is sampled while the run is followed.
-    const gpu = await wb.waitFor(page, async () => (await wb.runView(page).locator('.run .gpu').first().textContent()) ?? '',
+    const gpu = await wb.waitFor(page, async () => (await (await wb.runView(page)).locator('.run .gpu').first().textContent()) ?? '',
       (g) => g.includes('GPU0'), 'GPU readings in the run view', 30_000);
     assert.match(gpu, new RegExp(`${HOST} GPU0 87% · 40\\.0/140\\.4 GiB`));
     await page.screenshot({ path: join(RESULTS, 'e2e-remote-running.png') });
@@ -129,7 +129,7 @@ test('launch on an SSH host from the palette, watch, stop', { timeout: 240_000 }
   await t.test('dropped connection: the follower reconnects, no point lost or repeated', async () => {
     const before = await viewState();
     assert.ok(world.servers[0].killConnections() > 0, 'the run view was following over a live connection');
-    const after = await wb.waitFor(page, viewState, (v) => v.lastStep >= before.lastStep + 2, 'steps after the dropped link', 90_000);
+    const after = await wb.waitFor(page, viewState, (v) => v.lastStep >= before.lastStep + 2 && v.points >= v.lastStep, 'steps after the dropped link', 90_000);
     assert.equal(after.status, 'running');
     assert.equal(after.points, after.lastStep);
   });
@@ -138,7 +138,7 @@ test('launch on an SSH host from the palette, watch, stop', { timeout: 240_000 }
     const before = await viewState();
     await page.reload();
     await page.locator('.monaco-workbench').waitFor({ timeout: 60_000 });
-    const after = await wb.waitFor(page, viewState, (v) => v.lastStep > before.lastStep, 'new steps after the reload', 120_000);
+    const after = await wb.waitFor(page, viewState, (v) => v.lastStep > before.lastStep && v.points >= v.lastStep, 'new steps after the reload', 120_000);
     assert.equal(after.status, 'running');
     assert.equal(after.points, after.lastStep, 'one point per step: none lost, none repeated');
     // The key is known now: reconnecting asks nothing.
@@ -146,7 +146,7 @@ test('launch on an SSH host from the palette, watch, stop', { timeout: 240_000 }
   });
 
   await t.test('stop from the run view: the remote process group is gone, "stopped" everywhere', async () => {
-    await wb.runView(page).locator('.run button.stop').click();
+    await (await wb.runView(page)).locator('.run button.stop').click();
     await wb.clickButton(page, '.monaco-dialog-box', 'Stop', 30_000);
     const s = await wb.waitFor(page, viewState, (v) => v.status === 'stopped', 'the stopped status', 120_000);
     assert.equal(s.points, s.lastStep);
@@ -180,7 +180,7 @@ test('launch on an SSH host from the palette, watch, stop', { timeout: 240_000 }
 
     const s = await wb.waitFor(page, viewState, (v) => v.status === 'running' && v.lastStep >= 2, 'torchrun steps in the run view', 150_000);
     assert.equal(s.points, s.lastStep);
-    const gpu = await wb.waitFor(page, async () => (await wb.runView(page).locator('.run .gpu').first().textContent()) ?? '',
+    const gpu = await wb.waitFor(page, async () => (await (await wb.runView(page)).locator('.run .gpu').first().textContent()) ?? '',
       (g) => g.includes(HOST) && g.includes(NODE_B), 'GPU readings of both nodes', 30_000);
     assert.match(gpu, new RegExp(`${HOST} GPU0 .* ${NODE_B} GPU0`));
     await page.screenshot({ path: join(RESULTS, 'e2e-remote-torchrun.png') });
@@ -188,7 +188,7 @@ test('launch on an SSH host from the palette, watch, stop', { timeout: 240_000 }
     const r = record('multinode');
     const nodePgid = (i: number): number => Number(readFileSync(join(workDir(i), 'runs', r.id, `node${i}`, 'pgid'), 'utf8'));
     assert.ok(groupAlive(nodePgid(0)) && groupAlive(nodePgid(1)), 'one torchrun per node');
-    await wb.runView(page).locator('.run button.stop').click();
+    await (await wb.runView(page)).locator('.run button.stop').click();
     await wb.clickButton(page, '.monaco-dialog-box', 'Stop', 30_000);
     await wb.waitFor(page, viewState, (v) => v.status === 'stopped', 'the stopped torchrun run', 120_000);
     await wb.waitFor(page, async () => groupAlive(nodePgid(0)) || groupAlive(nodePgid(1)), (alive) => !alive, 'both nodes gone', 60_000);

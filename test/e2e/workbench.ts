@@ -1,6 +1,11 @@
 // Driving the code-server workbench from playwright: the command palette, quick picks and input
 // boxes, dialog and notification buttons, and the run view's webview. Shared by the e2e tests.
-import { chromium, type Browser, type FrameLocator, type Page } from 'playwright-core';
+import { mkdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { chromium, type Browser, type Frame, type Page } from 'playwright-core';
+
+// The bundled tests run from out/test-e2e/; screenshots go to the repository's test/results/.
+const RESULTS_DIR = resolve(__dirname, '..', '..', 'test', 'results');
 
 const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
   '--disable-background-networking', '--disable-component-update', '--disable-sync'];
@@ -58,13 +63,32 @@ export async function waitFor<T>(page: Page, read: () => Promise<T>, ok: (v: T) 
     } catch {
       // the frame may be reloading
     }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; last: ${JSON.stringify(last)}`);
+    if (Date.now() > deadline) {
+      // Keep what the user would have seen, to tell a slow page from a missing one.
+      const shot = join(RESULTS_DIR, `timeout-${what.replace(/[^a-z0-9]+/gi, '-')}.png`);
+      mkdirSync(RESULTS_DIR, { recursive: true });
+      await page.screenshot({ path: shot }).catch(() => undefined);
+      throw new Error(`timed out waiting for ${what}; last: ${JSON.stringify(last)}; screenshot ${shot}`);
+    }
     await page.waitForTimeout(500);
   }
 }
 
-export const runView = (page: Page): FrameLocator =>
-  page.frameLocator('iframe.webview.ready').frameLocator('iframe#active-frame');
+/**
+ * The run view's page frame. Webviews are nested iframes outside the workbench DOM, and after a reload
+ * or beside the planner there are several; the run view is the frame that renders a `.run` header.
+ */
+export async function runView(page: Page): Promise<Frame> {
+  for (const frame of page.frames()) {
+    if (frame.isDetached()) continue;
+    try {
+      if ((await frame.locator('.run .step').count()) > 0) return frame;
+    } catch {
+      // a frame navigating away while we ask
+    }
+  }
+  throw new Error('no run view frame yet');
+}
 
 interface ViewDebug {
   points: number;
@@ -72,7 +96,7 @@ interface ViewDebug {
 
 /** Points in the page's arrays and the last step shown: equal exactly when none is lost or repeated. */
 export async function viewState(page: Page): Promise<{ points: number; lastStep: number; status: string }> {
-  const view = runView(page);
+  const view = await runView(page);
   const points = await view.locator('body').evaluate(() => (window as unknown as { runviewDebug: ViewDebug }).runviewDebug.points);
   const stepText = (await view.locator('.run .step').first().textContent()) ?? '';
   const status = (await view.locator('.run .badge').first().textContent()) ?? '';
