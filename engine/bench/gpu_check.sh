@@ -27,9 +27,10 @@ planner=()
   torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU")'
   nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2>/dev/null || true
 } | tee "$out/environment.txt"
-# Each part has its own budget (seconds after which it starts no new case) so the whole fits ~8 min.
-timeout 270 "$py" "$here/gpu_memory_check.py" --out-dir "$out" --time-budget 200 ${planner[@]+"${planner[@]}"} \
+# Each part has its own budget (seconds after which it starts no new case) and a hard timeout,
+# 210 + 270 s, so the whole fits ~8 min; both write their JSON after every case.
+timeout 210 "$py" "$here/gpu_memory_check.py" --out-dir "$out" --time-budget 150 ${planner[@]+"${planner[@]}"} \
   ${smoke[@]+"${smoke[@]}"} || echo "gpu_memory_check.py failed or timed out (exit $?)"
-timeout 240 "$py" "$here/gpu_perf.py" --out-dir "$out" --time-budget 120 ${ref[@]+"${ref[@]}"} \
+timeout 270 "$py" "$here/gpu_perf.py" --out-dir "$out" --time-budget 120 ${ref[@]+"${ref[@]}"} \
   ${smoke[@]+"${smoke[@]}"} || echo "gpu_perf.py failed or timed out (exit $?)"
 ls -l "$out"

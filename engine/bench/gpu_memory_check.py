@@ -91,12 +91,21 @@ def summarise(rows: list[dict]) -> dict:
             "max_abs_error_pct": round(max(errs), 3) if errs else None}
 
 
-def run(args) -> dict:
+def run(args, save=lambda res: None) -> dict:
     preds = json.loads(Path(args.predictions).read_text()) if Path(args.predictions).is_file() else {}
     device = torch.device(args.device)
     have_bnb = bnb_available()
     rows, t0 = [], time.monotonic()
+    gpu = torch.cuda.get_device_name(device) if device.type == "cuda" else None
+
+    def result() -> dict:
+        return {"meta": {"date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "torch": torch.__version__,
+                         "gpu": gpu, "device": str(device), "bitsandbytes": have_bnb,
+                         "loadavg": list(os.getloadavg()), "seconds": round(time.monotonic() - t0, 1)},
+                "summary": summarise(rows), "results": rows}
+
     for c in cases(args.smoke):
+        save(result())  # what ran so far survives a timeout
         row = {"case": key(c), **c}
         if c["optimizer"] == "adam8bit" and not have_bnb:
             rows.append({**row, "skipped": "bitsandbytes does not import"})
@@ -121,11 +130,7 @@ def run(args) -> dict:
         m = row.get("max_memory_allocated")
         row["error_pct"] = round(100.0 * (row["predicted"] - m) / m, 3) if m and row["predicted"] else None
         rows.append(row)
-    gpu = torch.cuda.get_device_name(device) if device.type == "cuda" else None
-    return {"meta": {"date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "torch": torch.__version__,
-                     "gpu": gpu, "device": str(device), "bitsandbytes": have_bnb,
-                     "loadavg": list(os.getloadavg()), "seconds": round(time.monotonic() - t0, 1)},
-            "summary": summarise(rows), "results": rows}
+    return result()
 
 
 def print_table(res: dict) -> None:
@@ -152,7 +157,7 @@ def main(argv=None) -> int:
     p.add_argument("--predict-only", action="store_true", help="write the predictions file and stop")
     p.add_argument("--device", default="cuda")
     p.add_argument("--smoke", action="store_true", help="llama_tiny, seq 32, batch 2")
-    p.add_argument("--time-budget", type=float, default=240.0, help="start no case after this many seconds")
+    p.add_argument("--time-budget", type=float, default=150.0, help="start no case after this many seconds")
     args = p.parse_args(argv)
     if args.predict_only:
         preds = {key(c): predict(c, args.planner) for c in cases(args.smoke)}
@@ -163,10 +168,14 @@ def main(argv=None) -> int:
     if args.device.startswith("cuda") and not torch.cuda.is_available():
         print("gpu_memory_check: no CUDA device; use --smoke --device cpu to check the logic", file=sys.stderr)
         return 2
-    res = run(args)
     out = Path(args.out_dir) / "gpu_memory_check.json"
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(res, indent=1) + "\n")
+
+    def save(res: dict) -> None:
+        out.write_text(json.dumps(res, indent=1) + "\n")
+
+    res = run(args, save)
+    save(res)
     print_table(res)
     return 0
 
