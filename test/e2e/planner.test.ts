@@ -8,6 +8,7 @@ import { join, resolve } from 'node:path';
 import { after, before, test } from 'node:test';
 import { chromium, type Browser, type FrameLocator, type Page } from 'playwright-core';
 import { ROOT, startCodeServer, type CodeServer } from './codeServer';
+import * as wb from './workbench';
 
 const RESULTS = resolve(ROOT, 'test/results');
 const VSIX = process.env.SLTRAIN_VSIX ?? resolve(ROOT, 'out/e2e/sltrain-studio.vsix');
@@ -96,23 +97,9 @@ async function chartColours(): Promise<string[]> {
   });
 }
 
+/** Runs a palette command (the shared driver retries until the extension host is up). */
 async function runCommand(title: string): Promise<void> {
-  // Commands appear only once the extension host is up: retry the palette until the row is there.
-  for (let attempt = 0; attempt < 20; attempt++) {
-    await page.keyboard.press('F1');
-    const input = page.locator('.quick-input-widget input');
-    await input.waitFor({ state: 'visible' });
-    await input.fill(`>${title}`);
-    const row = page.locator('.quick-input-list .monaco-list-row', { hasText: title }).first();
-    try {
-      await row.waitFor({ state: 'visible', timeout: 2000 });
-      await page.keyboard.press('Enter');
-      return;
-    } catch {
-      await page.keyboard.press('Escape');
-    }
-  }
-  throw new Error(`command "${title}" never showed up in the palette`);
+  await wb.runCommand(page, title);
 }
 
 async function setColorTheme(name: string): Promise<void> {
