@@ -17,6 +17,9 @@ function isPageMessage(m: unknown): m is RunViewToHost {
   return t === 'ready' || ((t === 'stop' || t === 'revealRun') && typeof id === 'string');
 }
 
+/** The runs the open run view shows, so a view VS Code did not restore after a reload can be reopened. */
+const OPEN_RUNS_KEY = 'sltrain.runView.runIds';
+
 export class RunViewPanel {
   private static current: RunViewPanel | undefined;
   private readonly disposables: vscode.Disposable[] = [];
@@ -31,6 +34,7 @@ export class RunViewPanel {
     const existing = RunViewPanel.current;
     if (existing) {
       existing.ids = mode === 'add' ? [...new Set([...existing.ids, ...ids])] : ids;
+      existing.remember();
       existing.panel.reveal();
       existing.sendSnapshot();
       return;
@@ -40,6 +44,22 @@ export class RunViewPanel {
       localResourceRoots: [vscode.Uri.joinPath(context.extensionUri, 'media')],
     });
     RunViewPanel.current = new RunViewPanel(panel, context, watcher, ids);
+  }
+
+  /**
+   * After activation: VS Code restores the view through the serializer when it kept the editor's
+   * state, but a reload right after the view opened can lose it. Reopen it then, if a run it showed
+   * is still running, so a reload never leaves a live run without its view.
+   */
+  static async restoreIfMissing(context: vscode.ExtensionContext, watcher: RunWatcher): Promise<void> {
+    if (RunViewPanel.current) return;
+    const ids = context.workspaceState.get<string[]>(OPEN_RUNS_KEY, []);
+    const records = await Promise.all(ids.map((id) => watcher.store.get(id)));
+    const live = [];
+    for (const r of records) {
+      if (r && (await watcher.refreshStatus(r)) === 'running') live.push(r.id);
+    }
+    if (live.length > 0 && !RunViewPanel.current) await RunViewPanel.show(context, watcher, ids, 'replace');
   }
 
   /** After a window reload: the serializer hands back the panel and the page's saved state. */
@@ -62,6 +82,7 @@ export class RunViewPanel {
     panel.iconPath = vscode.Uri.joinPath(context.extensionUri, 'media', 'sltrain.png');
     panel.webview.html = this.html();
     this.updateTitle();
+    this.remember();
     this.disposables.push(
       panel.onDidDispose(() => this.dispose()),
       panel.webview.onDidReceiveMessage((m: unknown) => this.onMessage(m)),
@@ -131,8 +152,15 @@ export class RunViewPanel {
     }
   }
 
+  private remember(): void {
+    void this.context.workspaceState.update(OPEN_RUNS_KEY, this.ids);
+  }
+
   dispose(): void {
-    if (RunViewPanel.current === this) RunViewPanel.current = undefined;
+    if (RunViewPanel.current === this) {
+      RunViewPanel.current = undefined;
+      void this.context.workspaceState.update(OPEN_RUNS_KEY, []);
+    }
     for (const d of this.disposables.splice(0)) d.dispose();
     this.panel.dispose();
   }

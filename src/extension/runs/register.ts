@@ -16,6 +16,8 @@ import { notifyOnUpdates } from './notifications';
 
 /** Grace period between SIGTERM (the engine checkpoints) and SIGKILL. */
 const STOP_GRACE_MS = 60_000;
+/** How long VS Code gets to restore the run view itself after a reload before we reopen it. */
+const RESTORE_GRACE_MS = 4000;
 
 export function registerRunFeatures(context: vscode.ExtensionContext): void {
   const output = vscode.window.createOutputChannel('SLTrain runs');
@@ -110,7 +112,12 @@ export function registerRunFeatures(context: vscode.ExtensionContext): void {
     void vscode.commands.executeCommand('setContext', key, true);
   }
   void watcher.reattach().then(
-    (runs) => output.appendLine(`reattached: ${runs.filter((r) => r.status === 'running').map((r) => r.id).join(', ') || 'no running runs'}`),
+    (runs) => {
+      output.appendLine(`reattached: ${runs.filter((r) => r.status === 'running').map((r) => r.id).join(', ') || 'no running runs'}`);
+      // Give VS Code's own restore (the serializer above) the first chance.
+      const timer = setTimeout(() => void RunViewPanel.restoreIfMissing(context, watcher), RESTORE_GRACE_MS);
+      context.subscriptions.push({ dispose: () => clearTimeout(timer) });
+    },
     (e: unknown) => output.appendLine(`reattach failed: ${String(e)}`),
   );
 }
