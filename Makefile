@@ -27,7 +27,9 @@ demo: build
 	@for m in $(DEMO_PRESETS); do node dist/cli.js plan --model $$m --method all || exit $$?; echo; done
 	@echo "Training the embedded default (llama_tiny, SLTrain, Shakespeare, CPU) into $(RUN_DIR) ..."
 	rm -rf $(RUN_DIR)
-	engine/.venv/bin/python -m sltrain.train --out $(RUN_DIR)
+	@# Progress on stderr; the JSONL events (also on stdout) are kept in the run directory.
+	engine/.venv/bin/python -m sltrain.train --out $(RUN_DIR) > /dev/null
+	@engine/.venv/bin/python -c "import json, sys; [print(f\"  step {e['step']:>4}  validation loss {e['loss']:.3f}  perplexity {e['ppl']:.2f}\") for e in map(json.loads, open(sys.argv[1])) if e['event'] == 'eval']" $(RUN_DIR)/events.jsonl
 	@echo "Run directory: $(RUN_DIR) (events.jsonl, config.json, checkpoints/)"
 
 test: build venv test-deps
