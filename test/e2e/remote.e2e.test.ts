@@ -92,7 +92,7 @@ test('launch on an SSH host from the palette, watch, stop', { timeout: 240_000 }
     await page.keyboard.press('Escape');
     await wb.answer(page, '(2/5)', HOST);
     // Long enough to be stopped mid-run however fast this machine is; the test stops it after a few steps.
-    await wb.answer(page, '(3/5)', '300');
+    await wb.answer(page, '(3/5)', '3000');
     await wb.answer(page, '(4/5)', 'embedded');
     const confirm = page.locator('.monaco-dialog-box', { hasText: `Launch on ${HOST}` });
     await confirm.waitFor({ timeout: 30_000 });
@@ -170,7 +170,7 @@ test('launch on an SSH host from the palette, watch, stop', { timeout: 240_000 }
     await page.locator('.quick-input-widget [role="checkbox"][aria-label="Toggle all checkboxes"]').click();
     await page.keyboard.press('Enter');
     await wb.answer(page, 'processes per node', '1');
-    await wb.answer(page, '(3/5)', '300');
+    await wb.answer(page, '(3/5)', '3000');
     await wb.answer(page, '(4/5)', 'embedded');
     await page.locator('.monaco-dialog-box', { hasText: `Launch on 2 hosts with torchrun (${HOST}, ${NODE_B})` }).waitFor({ timeout: 30_000 });
     await wb.clickButton(page, '.monaco-dialog-box', 'Launch');

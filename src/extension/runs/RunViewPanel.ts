@@ -63,7 +63,9 @@ export class RunViewPanel {
   }
 
   /** After a window reload: the serializer hands back the panel and the page's saved state. */
-  static async revive(panel: vscode.WebviewPanel, context: vscode.ExtensionContext, watcher: RunWatcher, ids: string[]): Promise<void> {
+  static async revive(panel: vscode.WebviewPanel, context: vscode.ExtensionContext, watcher: RunWatcher, savedIds: string[]): Promise<void> {
+    // The page's state can be missing when VS Code restores the panel before the page ever saved it.
+    const ids = savedIds.length > 0 ? savedIds : context.workspaceState.get<string[]>(OPEN_RUNS_KEY, []);
     for (const id of ids) {
       const record = await watcher.store.get(id);
       if (record) watcher.watch(record);
