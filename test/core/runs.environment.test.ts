@@ -6,7 +6,7 @@ import { checkEnvironment, pythonCandidates, type CommandResult, type CommandRun
 function runner(byPython: Record<string, CommandResult>): CommandRunner {
   return { run: async (cmd) => byPython[cmd] ?? { code: null, stdout: '', stderr: '', spawnError: 'ENOENT' } };
 }
-const ok = (o: object): CommandResult => ({ code: 0, stdout: `${JSON.stringify(o)}\n`, stderr: '' });
+const ok = (o: object): CommandResult => ({ code: 0, stdout: `PROBE ${JSON.stringify(o)}\n`, stderr: '' });
 
 test('candidates: setting, Python extension, bundled venv, python3, without duplicates', () => {
   assert.deepEqual(pythonCandidates({ setting: '/s/py', pythonExtension: '/s/py', engineDir: '/ext/engine' }),

@@ -2,6 +2,7 @@
 // warning). Every problem is one actionable message; `fix` names what the extension can do about it.
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
+import { parsePythonProbe, PYTHON_PROBE, type PythonProbe } from '../pythonProbe';
 
 export interface CommandResult {
   code: number | null;
@@ -70,49 +71,15 @@ export interface EnvReport {
   issues: EnvIssue[];
 }
 
-// Printed as one JSON line so nothing is scraped from prose.
-const PROBE = [
-  'import json, sys',
-  'r = {"python": sys.version.split()[0]}',
-  'try:',
-  '    import torch',
-  '    r["torch"] = torch.__version__',
-  '    r["cuda"] = bool(torch.cuda.is_available())',
-  '    r["device"] = torch.cuda.get_device_name(0) if r["cuda"] else "cpu"',
-  'except Exception as e:',
-  '    r["torchError"] = f"{type(e).__name__}: {e}"',
-  'try:',
-  '    import sltrain',
-  '    r["engine"] = True',
-  'except Exception as e:',
-  '    r["engineError"] = f"{type(e).__name__}: {e}"',
-  'print(json.dumps(r))',
-].join('\n');
-
-interface ProbeOutput {
-  python?: string;
-  torch?: string;
-  cuda?: boolean;
-  device?: string;
-  torchError?: string;
-  engine?: boolean;
-  engineError?: string;
-}
 
 /** Probes the first candidate that starts; `engineDir` goes on PYTHONPATH exactly as at launch. */
 export async function checkEnvironment(runner: CommandRunner, candidates: string[], engineDir: string): Promise<EnvReport> {
   const env = { ...process.env, PYTHONPATH: withPythonPath(engineDir, process.env.PYTHONPATH) };
   for (const python of candidates) {
-    const res = await runner.run(python, ['-c', PROBE], { env, timeoutMs: 60_000 });
+    const res = await runner.run(python, ['-c', PYTHON_PROBE], { env, timeoutMs: 60_000 });
     if (res.spawnError !== undefined) continue;
-    const line = res.stdout.trim().split('\n').pop() ?? '';
-    let out: ProbeOutput;
-    try {
-      out = JSON.parse(line) as ProbeOutput;
-    } catch {
-      continue;
-    }
-    return reportFrom(python, out);
+    const out = parsePythonProbe(res.stdout);
+    if (out) return reportFrom(python, out);
   }
   return {
     cuda: false,
@@ -123,7 +90,7 @@ export async function checkEnvironment(runner: CommandRunner, candidates: string
   };
 }
 
-function reportFrom(python: string, out: ProbeOutput): EnvReport {
+function reportFrom(python: string, out: PythonProbe): EnvReport {
   const issues: EnvIssue[] = [];
   if (out.torch === undefined) {
     issues.push({

@@ -2,6 +2,7 @@
 // so a missing piece gets a clear message instead of a failed run.
 import type { SshSession } from './connection';
 import { shQuote } from './quote';
+import { parsePythonProbe, PYTHON_PROBE } from '../pythonProbe';
 
 export interface GpuInfo {
   name: string;
@@ -21,20 +22,6 @@ export interface HostReport {
   warnings: string[];
 }
 
-const PROBE = [
-  'import json, sys',
-  'r = {"python": sys.version.split()[0]}',
-  'try:',
-  '    import torch',
-  '    r["torch"] = torch.__version__',
-  '    r["cuda"] = bool(torch.cuda.is_available())',
-  '    r["cudaVersion"] = torch.version.cuda',
-  'except Exception as e:',
-  '    r["torchError"] = str(e)',
-  'print("PROBE " + json.dumps(r))',
-].join('\n');
-
-interface Probe { python?: string; torch?: string; cuda?: boolean; cudaVersion?: string | null; torchError?: string }
 
 export function parseNvidiaSmiGpus(text: string): GpuInfo[] {
   return text.split('\n').map((l) => l.split(',').map((s) => s.trim())).filter((p) => p.length === 2 && /^\d+$/.test(p[1]))
@@ -44,7 +31,7 @@ export function parseNvidiaSmiGpus(text: string): GpuInfo[] {
 export function checkScript(python: string): string {
   return [
     `PY=${shQuote(python)}`,
-    'if command -v "$PY" >/dev/null 2>&1; then "$PY" -c ' + shQuote(PROBE) + ' 2>&1 | tail -n 1; else echo "NOPYTHON"; fi',
+    'if command -v "$PY" >/dev/null 2>&1; then "$PY" -c ' + shQuote(PYTHON_PROBE) + ' 2>&1 | tail -n 1; else echo "NOPYTHON"; fi',
     'echo "---GPUS"',
     'command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi --query-gpu=name,memory.total --format=csv,noheader,nounits 2>/dev/null; true',
   ].join('\n');
@@ -57,12 +44,11 @@ export function parseCheck(python: string, output: string): HostReport {
     report.problems.push(`Python "${python}" was not found on the host. Install Python 3.10+ or set "python" for this host.`);
     return report;
   }
-  const line = head.split('\n').find((l) => l.startsWith('PROBE '));
-  if (!line) {
+  const p = parsePythonProbe(head);
+  if (!p) {
     report.problems.push(`"${python}" did not run: ${head.trim().slice(0, 300)}`);
     return report;
   }
-  const p = JSON.parse(line.slice(6)) as Probe;
   report.pythonVersion = p.python;
   if (p.torch) report.torchVersion = p.torch;
   else report.problems.push(`PyTorch is not installed for ${python} (${p.torchError ?? 'import failed'}). Create the engine venv or pip install torch.`);
