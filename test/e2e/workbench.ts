@@ -3,6 +3,7 @@
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { chromium, type Browser, type Frame, type Page } from 'playwright-core';
+import type { RunViewDebug } from '../../src/shared/protocol/runview';
 
 // The bundled tests run from out/test-e2e/; screenshots go to the repository's test/results/.
 const RESULTS_DIR = resolve(__dirname, '..', '..', 'test', 'results');
@@ -90,14 +91,11 @@ export async function runView(page: Page): Promise<Frame> {
   throw new Error('no run view frame yet');
 }
 
-interface ViewDebug {
-  points: number;
-}
 
 /** Points in the page's arrays and the last step shown: equal exactly when none is lost or repeated. */
 export async function viewState(page: Page): Promise<{ points: number; lastStep: number; status: string }> {
   const view = await runView(page);
-  const points = await view.locator('body').evaluate(() => (window as unknown as { runviewDebug: ViewDebug }).runviewDebug.points);
+  const points = await view.locator('body').evaluate(() => (window as unknown as { runviewDebug: RunViewDebug }).runviewDebug.points);
   const stepText = (await view.locator('.run .step').first().textContent()) ?? '';
   const status = (await view.locator('.run .badge').first().textContent()) ?? '';
   return { points, lastStep: Number(/step (\d+)/.exec(stepText)?.[1] ?? -1), status };

@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import type { HostToRunView, RunViewToHost } from '../../src/shared/protocol/runview';
+import type { HostToRunView, RunViewDebug, RunViewToHost } from '../../src/shared/protocol/runview';
 import { runViewHtml } from '../../src/extension/runs/html';
 
 const ROOT = resolve(__dirname, '../../..');
@@ -67,15 +67,7 @@ export async function send(page: Page, msg: HostToRunView): Promise<void> {
   await page.evaluate((m) => window.postMessage(m, '*'), msg);
 }
 
-export interface Debug {
-  lastRenderMs: number;
-  lastMessageToDrawnMs: number;
-  renders: number;
-  points: number;
-  lastRenderAt: number;
-  ingestLatencyMs: number[];
-  drawnLatencyMs: number[];
-}
+export type Debug = RunViewDebug;
 
 export async function debugInfo(page: Page): Promise<Debug> {
   return page.evaluate(() => (window as unknown as { runviewDebug: Debug }).runviewDebug);

@@ -1,6 +1,6 @@
 // The run view page: receives a snapshot after its `ready`, then appends; keeps its own point arrays
 // (series.ts) and redraws at most every 250 ms however fast points arrive.
-import type { GpuReading, HostToRunView, RunMeta, RunSnapshot } from '../../src/shared/protocol/runview';
+import type { GpuReading, HostToRunView, RunMeta, RunSnapshot, RunViewDebug } from '../../src/shared/protocol/runview';
 import { readChartTheme, watchChartTheme } from '../chartTheme';
 import { RunCharts, type ChartKey, type ViewOptions } from './charts';
 import { formatEta } from './format';
@@ -15,18 +15,6 @@ const runs = new Map<string, RunSeries>();
 /** Newest GPU readings per run (remote hosts with nvidia-smi); not part of the series or the state. */
 const gpus = new Map<string, GpuReading[]>();
 
-/** Exposed for the headless tests: time to redraw, points drawn, when the last redraw finished. */
-interface RunViewDebug {
-  lastRenderMs: number;
-  /** ms from the last message's arrival to the end of the redraw that showed it. */
-  lastMessageToDrawnMs: number;
-  renders: number;
-  points: number;
-  lastRenderAt: number;
-  /** Engine write → point in this page's arrays, and → drawn (ms; same-machine clocks; last 1000). */
-  ingestLatencyMs: number[];
-  drawnLatencyMs: number[];
-}
 const debug: RunViewDebug = {
   lastRenderMs: 0, lastMessageToDrawnMs: 0, renders: 0, points: 0, lastRenderAt: 0, ingestLatencyMs: [], drawnLatencyMs: [],
 };

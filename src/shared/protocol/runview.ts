@@ -71,3 +71,19 @@ export function emptyStepColumns(): StepColumns {
 export function emptyEvalColumns(): EvalColumns {
   return { step: [], loss: [] };
 }
+
+/**
+ * What the run view page exposes as window.runviewDebug for the headless tests: time to redraw,
+ * points drawn, when the last redraw finished.
+ */
+export interface RunViewDebug {
+  lastRenderMs: number;
+  /** ms from the last message's arrival to the end of the redraw that showed it. */
+  lastMessageToDrawnMs: number;
+  renders: number;
+  points: number;
+  lastRenderAt: number;
+  /** Engine write → point in this page's arrays, and → drawn (ms; same-machine clocks; last 1000). */
+  ingestLatencyMs: number[];
+  drawnLatencyMs: number[];
+}
