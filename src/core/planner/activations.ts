@@ -79,7 +79,7 @@ export function activations(c: ModelConfig, o: PlanOptions): ActivationModel {
   const V = c.vocabSize;
   const norm = rmsNormBytes(N, h, o);
   // ReLoRA's adaptor keeps its rank-r intermediate x·Aᵀ for B's gradient, in every linear.
-  const adaptor = o.method === 'relora' ? linearShapes(c).reduce((sum) => sum + N * o.rank * a, 0) : 0;
+  const adaptor = o.method === 'relora' ? linearShapes(c).length * N * o.rank * a : 0;
   const attention =
     norm +
     normOutputBytes(N, h, 3, o) + // the normalised input of q, k and v (ReLoRA's frozen W needs no copy)

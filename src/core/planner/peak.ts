@@ -2,7 +2,7 @@
 // (reference.md §6): the largest of end of forward, start/end of backward and the optimizer step.
 import type { ModelConfig } from '../modelConfig';
 import { activations } from './activations';
-import { galoreShapes, paramElementBytes, roundBlock, staticBytes } from './staticBytes';
+import { galoreShapes, paramElementBytes, roundBlock, staticBytes, type StaticDetail } from './staticBytes';
 import { modelTensors } from './tensors';
 import type { Peak, PeakItem, PeakPhase, PlanOptions, StaticBytes } from './types';
 
@@ -59,8 +59,7 @@ export interface StaticPeakParts {
   temp: number;
 }
 
-export function staticPeakParts(c: ModelConfig, o: PlanOptions): StaticPeakParts {
-  const detail = staticBytes(c, o);
+export function staticPeakParts(c: ModelConfig, o: PlanOptions, detail: StaticDetail = staticBytes(c, o)): StaticPeakParts {
   return {
     st: shard(detail.rounded, o),
     largestGrad: detail.largestGradBytes,

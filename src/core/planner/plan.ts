@@ -93,7 +93,7 @@ export function plan(config: ModelConfig, options: PlanOptions): PlanResult {
   const params = countParams(config, options);
   const st = staticBytes(config, options);
   const act = activations(config, options);
-  const parts = staticPeakParts(config, options);
+  const parts = staticPeakParts(config, options, st);
   const peak = peakMemory(config, options, parts);
   const fits = peak.bytes <= options.gpuMemoryBytes;
   const fit: Fit = { gpuMemoryBytes: options.gpuMemoryBytes, fits, maxMicroBatch: maxMicroBatch(config, options, parts) };
