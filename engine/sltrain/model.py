@@ -147,6 +147,27 @@ class Attention(nn.Module):
         return self.o_proj(y.transpose(1, 2).reshape(B, T, -1))  # (B, T, C)
 
 
+class SwiGLUFunction(torch.autograd.Function):
+    """silu(gate) · up, saving gate and up only and recomputing silu(gate) in backward.
+
+    Autograd through the plain expression also keeps silu(gate) for the product's backward: one
+    more (B, T, F) tensor per layer, the widest activation of the block. Backward uses the same
+    kernels autograd would (silu_backward, two products), so gradients are bitwise equal.
+    """
+
+    @staticmethod
+    def forward(ctx, gate: Tensor, up: Tensor) -> Tensor:
+        ctx.save_for_backward(gate, up)
+        return F.silu(gate) * up
+
+    @staticmethod
+    def backward(ctx, gy: Tensor):
+        gate, up = ctx.saved_tensors
+        g_gate = torch.ops.aten.silu_backward(gy * up, gate) if ctx.needs_input_grad[0] else None
+        g_up = gy * F.silu(gate) if ctx.needs_input_grad[1] else None
+        return g_gate, g_up
+
+
 class MLP(nn.Module):
     """SwiGLU: down(silu(gate(x)) * up(x))."""
 
@@ -158,7 +179,7 @@ class MLP(nn.Module):
         self.down_proj = nn.Linear(F_, C, bias=False)
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.down_proj(F.silu(self.gate_proj(x)) * self.up_proj(x))  # (B, T, F) -> (B, T, C)
+        return self.down_proj(SwiGLUFunction.apply(self.gate_proj(x), self.up_proj(x)))  # (B, T, F) -> (B, T, C)
 
 
 class DecoderLayer(nn.Module):

@@ -86,8 +86,9 @@ export function activations(c: ModelConfig, o: PlanOptions): ActivationModel {
     3 * N * h * a + // q, k (after rotary) and v as SDPA saves them (k, v expanded per query head under GQA)
     N * h * a + // SDPA output; o_proj's input is a view of it (flash kernels write (B, T, H, D))
     B * H * T * 4; // SDPA logsumexp, fp32
-  // gate out (silu), silu out and up out (mul), product (down); the normalised input of gate and up
-  const mlp = norm + normOutputBytes(N, h, 2, o) + 4 * N * I * a + adaptor;
+  // gate and up outputs (the SwiGLU function recomputes silu in backward), their product (down's
+  // input); the normalised input of gate and up
+  const mlp = norm + normOutputBytes(N, h, 2, o) + 3 * N * I * a + adaptor;
   const perLayer = attention + mlp;
   const layerInputs = N * h * residualElementBytes(o);
   // Checkpointing keeps each layer's input; one layer's activations come back during its recompute
