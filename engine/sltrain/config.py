@@ -13,7 +13,7 @@ PRESETS_PATH = Path(__file__).with_name("presets.json")
 PRESETS: dict[str, dict[str, Any]] = json.loads(PRESETS_PATH.read_text())["presets"]
 
 METHODS = ("full", "lowrank", "relora", "galore", "sltrain")
-INDEX_DTYPES = ("auto", "int32", "int64")
+INDEX_DTYPES = ("auto", "int16", "int32", "int64")
 GALORE_PROJ_TYPES = ("std", "reverse_std", "left", "right")
 
 _REQUIRED_INT_FIELDS = (

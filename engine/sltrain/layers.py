@@ -26,6 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from .config import INDEX_DTYPES
 from .errors import ConfigError
 
 PATHS = ("auto", "dense", "factored")
@@ -40,17 +41,55 @@ def support_seed_for(run_seed: int, module_name: str) -> int:
     return int.from_bytes(digest[:8], "little") & ((1 << 63) - 1)
 
 
-def resolve_index_dtype(index_dtype: str, numel: int) -> torch.dtype:
-    """int32 halves index memory and suffices while every flat position fits below 2^31."""
+INT16_MAX_COLUMNS = 2**15  # column indices 0 .. 32767
+
+
+def resolve_index_dtype(index_dtype: str, out_features: int, in_features: int) -> tuple[str, torch.dtype]:
+    """How one layer stores its support: ("csr", column dtype) or ("flat", index dtype).
+
+    int16 is CSR: an int16 column per nonzero plus one row offset per output row, 2 B per nonzero
+    instead of the flat layout's 4 (int32) or the reference's 8 (int64). auto takes it whenever
+    the input width fits int16 (every LLaMA preset, 13B's 13824 included), else the narrowest flat
+    dtype that addresses out·in positions.
+    """
+    numel = out_features * in_features
     if index_dtype == "auto":
-        return torch.int32 if numel < 2**31 else torch.int64
+        if in_features <= INT16_MAX_COLUMNS:
+            return "csr", torch.int16
+        return "flat", torch.int32 if numel < 2**31 else torch.int64
+    if index_dtype == "int16":
+        if in_features > INT16_MAX_COLUMNS:
+            raise ConfigError(f"index_dtype int16 cannot address {in_features} input columns (at most "
+                              f"{INT16_MAX_COLUMNS}); use int32, int64 or auto")
+        return "csr", torch.int16
     if index_dtype == "int32":
         if numel >= 2**31:
             raise ConfigError(f"index_dtype int32 cannot address {numel} positions; use int64 or auto")
-        return torch.int32
+        return "flat", torch.int32
     if index_dtype == "int64":
-        return torch.int64
-    raise ConfigError(f"index_dtype must be auto, int32 or int64, got {index_dtype!r}")
+        return "flat", torch.int64
+    raise ConfigError(f"index_dtype must be one of {', '.join(INDEX_DTYPES)}, got {index_dtype!r}")
+
+
+def row_offset_dtype(nnz: int) -> torch.dtype:
+    return torch.int32 if nnz < 2**31 else torch.int64
+
+
+def flat_to_csr(flat: Tensor, out_features: int, in_features: int, col_dtype: torch.dtype) -> tuple[Tensor, Tensor]:
+    """Sorted flat row-major positions -> (row offsets (out+1,), column indices (nnz,))."""
+    flat = flat.long()
+    bounds = torch.arange(out_features + 1, device=flat.device, dtype=torch.int64) * in_features
+    crow = torch.searchsorted(flat, bounds).to(row_offset_dtype(flat.numel()))
+    return crow, (flat % in_features).to(col_dtype)
+
+
+def csr_to_flat(crow: Tensor, cols: Tensor, in_features: int) -> Tensor:
+    """Row offsets and column indices -> flat row-major positions, int32 while they fit, else int64."""
+    out_features = crow.numel() - 1
+    dt = torch.int32 if out_features * in_features < 2**31 else torch.int64
+    rows = torch.repeat_interleave(torch.arange(out_features, device=crow.device, dtype=dt), crow.diff(),
+                                   output_size=cols.numel())
+    return rows.mul_(in_features).add_(cols.to(dt))
 
 
 def sample_support(out_features: int, in_features: int, nnz: int, seed: int, dtype: torch.dtype) -> Tensor:
@@ -72,10 +111,16 @@ def sample_support(out_features: int, in_features: int, nnz: int, seed: int, dty
     return picked.to(dtype)
 
 
-def _dense_weight(A: Tensor, B: Tensor, values: Tensor | None, indices: Tensor | None, s: float) -> Tensor:
+def _flat(crow: Tensor | None, idx: Tensor, in_f: int) -> Tensor:
+    """The support as flat positions: the stored tensor itself, or expanded from CSR (transient)."""
+    return idx if crow is None else csr_to_flat(crow, idx, in_f)
+
+
+def _dense_weight(A: Tensor, B: Tensor, values: Tensor | None, crow: Tensor | None, idx: Tensor | None,
+                  s: float) -> Tensor:
     W = B @ (A * s)  # (out, in), transient
     if values is not None:
-        W.view(-1).index_add_(0, indices, values.to(W.dtype))
+        W.view(-1).index_add_(0, _flat(crow, idx, W.shape[1]), values.to(W.dtype))
     return W
 
 
@@ -84,12 +129,15 @@ def _sparse_dtype(t: Tensor) -> torch.dtype:
     return t.dtype if t.dtype in (torch.float32, torch.float64) else torch.float32
 
 
-def _csr(values: Tensor, indices: Tensor, shape: tuple[int, int], dtype: torch.dtype) -> Tensor:
+def _csr(values: Tensor, crow: Tensor | None, idx: Tensor, shape: tuple[int, int], dtype: torch.dtype) -> Tensor:
     out_f, in_f = shape
-    # Row r's entries are the sorted flat indices in [r·in, (r+1)·in); bounds fit the index dtype.
-    bounds = torch.arange(out_f + 1, device=indices.device, dtype=indices.dtype) * in_f
-    crow = torch.searchsorted(indices, bounds, out_int32=indices.dtype == torch.int32)  # (out+1,)
-    cols = indices % in_f  # (nnz,)
+    if crow is None:
+        # Row r's entries are the sorted flat indices in [r·in, (r+1)·in); bounds fit the index dtype.
+        bounds = torch.arange(out_f + 1, device=idx.device, dtype=idx.dtype) * in_f
+        crow = torch.searchsorted(idx, bounds, out_int32=idx.dtype == torch.int32)  # (out+1,)
+        cols = idx % in_f  # (nnz,)
+    else:
+        cols = idx.to(crow.dtype)  # sparse kernels take int32/int64 columns of the offsets' dtype
     return torch.sparse_csr_tensor(crow, cols, values.to(dtype), shape, check_invariants=False)
 
 
@@ -153,46 +201,50 @@ def choose_path(in_f: int, out_f: int, rank: int, nnz: int, tokens: int, device_
 
 
 class SLTrainMatmul(torch.autograd.Function):
-    """y = x·Wᵀ with W = s·B·A + S; saves x, A, B, values, indices only."""
+    """y = x·Wᵀ with W = s·B·A + S; saves x, A, B, values and the support only.
+
+    The support is (crow, idx): CSR row offsets and column indices, or crow None and idx the flat
+    row-major positions.
+    """
 
     @staticmethod
-    def forward(ctx, x, A, B, values, indices, s: float, factored: bool):
+    def forward(ctx, x, A, B, values, crow, idx, s: float, factored: bool):
         # Under autocast the matmuls run in the autocast dtype, as nn.Linear's would: x is saved
         # as its cast (like nn.Linear); the fp32 parameters are saved as they are and cast again in
         # backward, so no extra copies outlive the forward.
         ctx.cast = _autocast_dtype(x)
         if ctx.cast is not None:
             x = x.to(ctx.cast)
-        ctx.save_for_backward(x, A, B, values, indices)
+        ctx.save_for_backward(x, A, B, values, crow, idx)
         ctx.s, ctx.factored = s, factored
         with torch.autocast(x.device.type, enabled=False):
             A, B, values = _cast(A, ctx.cast), _cast(B, ctx.cast), _cast(values, ctx.cast)
-            return SLTrainMatmul._forward(x, A, B, values, indices, s, factored)
+            return SLTrainMatmul._forward(x, A, B, values, crow, idx, s, factored)
 
     @staticmethod
-    def _forward(x, A, B, values, indices, s: float, factored: bool):
+    def _forward(x, A, B, values, crow, idx, s: float, factored: bool):
         out_f, in_f = B.shape[0], A.shape[1]
         x2 = x.reshape(-1, in_f)  # (T, in)
         if not factored:
-            y2 = x2 @ _dense_weight(A, B, values, indices, s).T  # (T, out)
+            y2 = x2 @ _dense_weight(A, B, values, crow, idx, s).T  # (T, out)
         else:
             y2 = (x2 @ (A * s).T) @ B.T  # (T, r) -> (T, out)
             if values is not None:
                 dt = _sparse_dtype(x2)
-                S = _csr(values, indices, (out_f, in_f), dt)
+                S = _csr(values, crow, idx, (out_f, in_f), dt)
                 y2 = y2 + (S @ x2.T.to(dt)).T.to(y2.dtype)  # (out, T)ᵀ
         return y2.reshape(*x.shape[:-1], out_f)
 
     @staticmethod
     def backward(ctx, gy):
-        x, A, B, values, indices = ctx.saved_tensors
+        x, A, B, values, crow, idx = ctx.saved_tensors
         with torch.autocast(x.device.type, enabled=False):
             # Gradients come back in the compute dtype; autograd casts them to each input's dtype.
             return SLTrainMatmul._backward(ctx, _cast(gy, ctx.cast), x, _cast(A, ctx.cast), _cast(B, ctx.cast),
-                                           _cast(values, ctx.cast), indices)
+                                           _cast(values, ctx.cast), crow, idx)
 
     @staticmethod
-    def _backward(ctx, gy, x, A, B, values, indices):
+    def _backward(ctx, gy, x, A, B, values, crow, idx):
         s = ctx.s
         out_f, in_f = B.shape[0], A.shape[1]
         x2, gy2 = x.reshape(-1, in_f), gy.reshape(-1, out_f)  # (T, in), (T, out)
@@ -200,7 +252,7 @@ class SLTrainMatmul(torch.autograd.Function):
         need_x, need_A, need_B, need_v = ctx.needs_input_grad[:4]
         gx = gA = gB = gv = None
         if not ctx.factored:
-            W = _dense_weight(A, B, values, indices, s)  # (out, in), transient
+            W = _dense_weight(A, B, values, crow, idx, s)  # (out, in), transient
             if need_x:
                 gx = (gy2 @ W).reshape(x.shape)
             del W
@@ -208,13 +260,13 @@ class SLTrainMatmul(torch.autograd.Function):
                 gW = gy2.T @ x2  # (out, in), transient
                 gB = gW @ sA.T if need_B else None  # (out, r)
                 gA = (B.T @ gW) * s if need_A else None  # (r, in): A's gradient carries s
-                gv = gW.reshape(-1)[indices].to(values.dtype) if need_v else None
-            return gx, gA, gB, gv, None, None, None
+                gv = gW.reshape(-1)[_flat(crow, idx, in_f)].to(values.dtype) if need_v else None
+            return gx, gA, gB, gv, None, None, None, None
         gyB = gy2 @ B  # (T, r)
         S = None
         if values is not None and (need_x or need_v):
             dt = _sparse_dtype(x2)
-            S = _csr(values, indices, (out_f, in_f), dt)
+            S = _csr(values, crow, idx, (out_f, in_f), dt)
         if need_x:
             gx = gyB @ sA  # (T, in)
             if S is not None:
@@ -231,7 +283,7 @@ class SLTrainMatmul(torch.autograd.Function):
             )
             gv = torch.sparse.sampled_addmm(pattern, gy2.T.to(S.dtype), x2.to(S.dtype)).values()
             gv = gv.to(values.dtype)
-        return gx, gA, gB, gv, None, None, None
+        return gx, gA, gB, gv, None, None, None, None
 
 
 class SLTrainLinear(nn.Module):
@@ -256,13 +308,20 @@ class SLTrainLinear(nn.Module):
         kw = dict(device=device, dtype=dtype)
         self.A = nn.Parameter(torch.empty(rank, in_features, **kw))  # (r, in)
         self.B = nn.Parameter(torch.empty(out_features, rank, **kw))  # (out, r)
+        self.index_layout: str | None = None
+        for name in ("crow_indices", "col_indices", "indices"):  # the layout's own are set below
+            self.register_buffer(name, None)
         if self.nnz > 0:
-            idx_dtype = resolve_index_dtype(index_dtype, in_features * out_features)
+            self.index_layout, idx_dtype = resolve_index_dtype(index_dtype, out_features, in_features)
             self.values = nn.Parameter(torch.empty(self.nnz, **kw))  # (nnz,)
-            self.register_buffer("indices", torch.empty(self.nnz, dtype=idx_dtype, device=device))  # (nnz,)
+            if self.index_layout == "csr":
+                crow = torch.empty(out_features + 1, dtype=row_offset_dtype(self.nnz), device=device)
+                self.register_buffer("crow_indices", crow)  # (out+1,)
+                self.register_buffer("col_indices", torch.empty(self.nnz, dtype=idx_dtype, device=device))  # (nnz,)
+            else:
+                self.register_buffer("indices", torch.empty(self.nnz, dtype=idx_dtype, device=device))  # (nnz,)
         else:
             self.values = None
-            self.indices = None
         self.reset_parameters()
 
     @torch.no_grad()
@@ -274,9 +333,45 @@ class SLTrainLinear(nn.Module):
         self.B.zero_()
         if self.values is not None:
             self.values.uniform_(-bound, bound)
-            self.indices.copy_(sample_support(
-                self.out_features, self.in_features, self.nnz, self.support_seed, self.indices.dtype
-            ))
+            self.set_support(sample_support(self.out_features, self.in_features, self.nnz, self.support_seed,
+                                            torch.int64))
+
+    def _support(self) -> tuple[Tensor | None, Tensor | None]:
+        """(crow, idx) as SLTrainMatmul takes them."""
+        if self.index_layout == "csr":
+            return self.crow_indices, self.col_indices
+        return None, self.indices
+
+    @torch.no_grad()
+    def set_support(self, flat: Tensor) -> None:
+        """Stores sorted flat row-major positions in this layer's index layout."""
+        if self.index_layout == "csr":
+            crow, cols = flat_to_csr(flat.to(self.col_indices.device), self.out_features, self.in_features,
+                                     self.col_indices.dtype)
+            self.crow_indices.copy_(crow)
+            self.col_indices.copy_(cols)
+        else:
+            self.indices.copy_(flat)
+
+    @torch.no_grad()
+    def flat_indices(self) -> Tensor | None:
+        """The support as sorted flat row-major positions (int64), whatever the layout."""
+        if self.index_layout is None:
+            return None
+        crow, idx = self._support()
+        return _flat(crow, idx, self.in_features).long()
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        # Checkpoints written with the other index layout (flat int32/int64 vs CSR int16) load too:
+        # the support is converted, never re-drawn.
+        if self.index_layout == "csr" and prefix + "indices" in state_dict:
+            crow, cols = flat_to_csr(state_dict.pop(prefix + "indices"), self.out_features, self.in_features,
+                                     self.col_indices.dtype)
+            state_dict[prefix + "crow_indices"], state_dict[prefix + "col_indices"] = crow, cols
+        elif self.index_layout == "flat" and prefix + "col_indices" in state_dict and prefix + "crow_indices" in state_dict:
+            crow, cols = state_dict.pop(prefix + "crow_indices"), state_dict.pop(prefix + "col_indices")
+            state_dict[prefix + "indices"] = csr_to_flat(crow, cols, self.in_features).to(self.indices.dtype)
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     def _factored(self, x: Tensor) -> bool:
         if self.path != "auto":
@@ -287,17 +382,17 @@ class SLTrainLinear(nn.Module):
         return self._auto[key] == "factored"
 
     def forward(self, x: Tensor) -> Tensor:
-        return SLTrainMatmul.apply(x, self.A, self.B, self.values, self.indices, self.scale, self._factored(x))
+        return SLTrainMatmul.apply(x, self.A, self.B, self.values, *self._support(), self.scale, self._factored(x))
 
     @torch.no_grad()
     def weight_dense(self) -> Tensor:
         """s·B·A + S as a dense (out, in) tensor in the parameters' dtype (for merge and export)."""
-        return _dense_weight(self.A, self.B, self.values, self.indices, self.scale)
+        return _dense_weight(self.A, self.B, self.values, *self._support(), self.scale)
 
     def extra_repr(self) -> str:
         return (
             f"in={self.in_features}, out={self.out_features}, rank={self.rank}, alpha={self.alpha}, "
-            f"delta={self.delta}, nnz={self.nnz}, path={self.path}, "
+            f"delta={self.delta}, nnz={self.nnz}, index={self.index_layout}, path={self.path}, "
             f"A={tuple(self.A.shape)}, B={tuple(self.B.shape)}"
         )
 

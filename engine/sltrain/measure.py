@@ -52,7 +52,7 @@ def param_counts(model: torch.nn.Module) -> dict:
     """total / trainable parameter elements; sparse_nonzeros = SLTrain values (their support size)."""
     params = list(model.parameters())
     sparse = sum(m.values.numel() for m in model.modules()
-                 if hasattr(m, "indices") and isinstance(getattr(m, "values", None), torch.Tensor))
+                 if getattr(m, "index_layout", None) and isinstance(getattr(m, "values", None), torch.Tensor))
     return {"total": sum(p.numel() for p in params),
             "trainable": sum(p.numel() for p in params if p.requires_grad), "sparse_nonzeros": sparse}
 

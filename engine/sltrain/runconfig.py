@@ -28,7 +28,7 @@ class RunConfig:
     rank: int | None = None          # preset's (reference.md §3); hidden/4 for a config.json
     delta: float | None = None
     alpha: float | None = None
-    index_dtype: str = "auto"        # int32 while out*in < 2^31, else int64
+    index_dtype: str = "auto"        # int16 CSR while in <= 32768, else flat int32 / int64
     relora_reset_every: int | None = None   # default: min(1000, steps // 4)
     galore_update_gap: int | None = None    # 200 (500 at 7B), GaLore's scripts
     galore_scale: float = 0.25
@@ -75,7 +75,7 @@ class RunConfig:
 
 FIELDS = {f.name for f in fields(RunConfig)}
 CHOICES = {"method": ("full", "lowrank", "relora", "galore", "sltrain"), "optimizer": ("adamw", "adam8bit"),
-           "precision": ("bf16", "mixed", "fp32"), "index_dtype": ("auto", "int32", "int64")}
+           "precision": ("bf16", "mixed", "fp32"), "index_dtype": ("auto", "int16", "int32", "int64")}
 MODEL_FLAGS = ("model", "method", "rank", "delta", "alpha", "index_dtype", "galore_update_gap", "galore_scale",
                "relora_reset_every", "optimizer", "per_layer", "lr", "weight_decay", "batch_size", "seq_len",
                "precision", "grad_ckpt", "seed", "device", "num_threads")
@@ -85,7 +85,7 @@ HELP = {
     "model": "preset name (llama_tiny, llama_60m, ...) or a Hugging Face config.json",
     "method": "full | lowrank | relora | galore | sltrain",
     "rank": "rank r of the factors (default: the preset's)", "delta": "SLTrain sparsity in (0, 1)",
-    "alpha": "scale s = alpha / r", "index_dtype": "SLTrain index dtype: auto | int32 | int64",
+    "alpha": "scale s = alpha / r", "index_dtype": "SLTrain support indices: auto | int16 (CSR) | int32 | int64 (flat)",
     "relora_reset_every": "ReLoRA merge interval in steps (default min(1000, steps/4))",
     "galore_update_gap": "GaLore projector refresh interval", "galore_scale": "GaLore update scale",
     "optimizer": "adamw | adam8bit (bitsandbytes)", "per_layer": "update each weight inside backward",

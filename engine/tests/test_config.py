@@ -79,7 +79,7 @@ def test_missing_file_and_malformed_json(tmp_path):
         (dict(method="sltrain", delta=1.0), r"delta must be in \(0, 1\)"),
         (dict(method="lowrank", rank=0), r"rank must be an integer in \[1, 128\]"),
         (dict(method="sltrain", rank=129), r"rank must be an integer in \[1, 128\]"),
-        (dict(method="sltrain", index_dtype="int16"), "index_dtype must be one of"),
+        (dict(method="sltrain", index_dtype="uint8"), "index_dtype must be one of"),
         (dict(method="galore", galore_update_gap=0), "galore_update_gap must be >= 1"),
         (dict(method="galore", galore_proj_type="full"), "galore_proj_type must be one of"),
         (dict(method="relora", relora_reset_ratio=1.5), r"relora_reset_ratio must be in \[0, 1\]"),

@@ -10,10 +10,13 @@ from sltrain.errors import ConfigError
 from sltrain.layers import ReLoRALinear, SLTrainLinear, SLTrainMatmul, resolve_index_dtype, support_seed_for
 
 PATHS = ["dense", "factored"]
+LAYOUTS = ["int16", "int64"]  # CSR with int16 columns; flat positions as the reference stores them
 
 
-def _layer(in_f=7, out_f=5, rank=3, delta=0.2, alpha=6.0, path="dense", seed=11, dtype=torch.float64):
-    layer = SLTrainLinear(in_f, out_f, rank, delta, alpha, support_seed=seed, path=path, dtype=dtype)
+def _layer(in_f=7, out_f=5, rank=3, delta=0.2, alpha=6.0, path="dense", seed=11, dtype=torch.float64,
+           index_dtype="auto"):
+    layer = SLTrainLinear(in_f, out_f, rank, delta, alpha, support_seed=seed, path=path, dtype=dtype,
+                          index_dtype=index_dtype)
     with torch.no_grad():  # B starts at zero; randomise it so every gradient term is exercised
         layer.B.normal_()
     return layer
@@ -24,27 +27,30 @@ def _reference_weight(layer):
     W = layer.scale * layer.B @ layer.A
     if layer.values is not None:
         S = torch.zeros(layer.out_features * layer.in_features, dtype=W.dtype)
-        S = S.scatter(0, layer.indices.long(), layer.values)
+        S = S.scatter(0, layer.flat_indices(), layer.values)
         W = W + S.view(layer.out_features, layer.in_features)
     return W
 
 
+@pytest.mark.parametrize("layout", LAYOUTS)
 @pytest.mark.parametrize("path", PATHS)
 @pytest.mark.parametrize("delta", [0.0, 0.2])
-def test_gradcheck_every_path(path, delta):
-    layer = _layer(delta=delta, path=path)
+def test_gradcheck_every_path(path, delta, layout):
+    layer = _layer(delta=delta, path=path, index_dtype=layout)
     x = torch.randn(2, 3, 7, dtype=torch.float64, requires_grad=True)
     inputs = [x, layer.A, layer.B] + ([layer.values] if delta else [])
+    crow, idx = layer._support()
 
     def f(x, A, B, *values):
-        return SLTrainMatmul.apply(x, A, B, values[0] if values else None, layer.indices, layer.scale, path == "factored")
+        return SLTrainMatmul.apply(x, A, B, values[0] if values else None, crow, idx, layer.scale, path == "factored")
 
     assert torch.autograd.gradcheck(f, inputs)
 
 
+@pytest.mark.parametrize("layout", LAYOUTS)
 @pytest.mark.parametrize("path", PATHS)
-def test_forward_and_gradients_equal_dense_reference(path):
-    layer = _layer(in_f=9, out_f=6, rank=2, delta=0.3, path=path)
+def test_forward_and_gradients_equal_dense_reference(path, layout):
+    layer = _layer(in_f=9, out_f=6, rank=2, delta=0.3, path=path, index_dtype=layout)
     x = torch.randn(4, 9, dtype=torch.float64, requires_grad=True)
     gy = torch.randn(4, 6, dtype=torch.float64)
     y = layer(x)
@@ -54,7 +60,7 @@ def test_forward_and_gradients_equal_dense_reference(path):
     params = [p.detach().clone().requires_grad_() for p in (layer.A, layer.B, layer.values)]
     x_ref = x.detach().clone().requires_grad_()
     A, B, v = params
-    S = torch.zeros(6 * 9, dtype=torch.float64).index_add(0, layer.indices.long(), v).view(6, 9)
+    S = torch.zeros(6 * 9, dtype=torch.float64).index_add(0, layer.flat_indices(), v).view(6, 9)
     y_ref = x_ref @ (layer.scale * B @ A + S).T
     y_ref.backward(gy)
     torch.testing.assert_close(y, y_ref)
@@ -81,7 +87,7 @@ def test_no_dense_tensor_saved_for_backward(path):
 
 
 @pytest.mark.parametrize("path", PATHS)
-@pytest.mark.parametrize("index_dtype", ["int32", "int64"])
+@pytest.mark.parametrize("index_dtype", ["int16", "int32", "int64"])
 def test_paths_agree_and_weight_dense(path, index_dtype):
     torch.manual_seed(0)
     layer = SLTrainLinear(16, 24, 4, 0.05, 8.0, support_seed=5, path=path, index_dtype=index_dtype)
@@ -101,11 +107,17 @@ def test_support_properties():
     b = SLTrainLinear(in_f, out_f, 4, delta, 8.0, support_seed=support_seed_for(0, "model.layers.0.mlp.up_proj"))
     c = SLTrainLinear(in_f, out_f, 4, delta, 8.0, support_seed=support_seed_for(0, "model.layers.1.mlp.up_proj"))
     nnz = math.floor(delta * in_f * out_f)
-    idx = a.indices
+    idx = a.flat_indices()
     assert idx.numel() == nnz == a.values.numel()
     assert torch.equal(idx, idx.sort().values) and idx.unique().numel() == nnz
     assert int(idx.min()) >= 0 and int(idx.max()) < in_f * out_f
-    assert torch.equal(a.indices, b.indices) and not torch.equal(a.indices, c.indices)
+    assert torch.equal(a.flat_indices(), b.flat_indices()) and not torch.equal(a.flat_indices(), c.flat_indices())
+    # CSR storage: monotone row offsets ending at nnz, 2-byte columns that address the same positions
+    assert a.index_layout == "csr" and a.col_indices.dtype == torch.int16 and a.indices is None
+    crow = a.crow_indices.long()
+    assert crow[0] == 0 and crow[-1] == nnz and torch.all(crow.diff() >= 0) and crow.numel() == out_f + 1
+    assert torch.equal(crow.diff(), torch.bincount(idx // in_f, minlength=out_f))
+    assert torch.equal(a.col_indices.long(), idx % in_f)
     assert support_seed_for(0, "x") == support_seed_for(0, "x") != support_seed_for(1, "x")
 
 
@@ -114,7 +126,7 @@ def test_support_is_uniform_over_all_positions():
     hits = torch.zeros(6 * 5)
     for seed in range(400):
         layer = SLTrainLinear(5, 6, 1, 0.2, 1.0, support_seed=seed)
-        hits[layer.indices.long()] += 1
+        hits[layer.flat_indices()] += 1
     expected = 400 * math.floor(0.2 * 30) / 30
     assert (hits - expected).abs().max() < 0.35 * expected
 
@@ -126,20 +138,31 @@ def test_init_ranges_and_lowrank_has_no_sparse_part():
     assert layer.values.abs().max() <= bound and torch.all(layer.B == 0)
     assert layer.scale == 2.0
     low = SLTrainLinear(64, 32, 8, 0.0, 16.0, support_seed=0)
-    assert low.values is None and low.indices is None
+    assert low.values is None and low.indices is None and low.col_indices is None and low.flat_indices() is None
     assert [n for n, _ in low.named_parameters()] == ["A", "B"] and not list(low.buffers())
     assert "rank=8" in repr(layer) and "nnz=204" in repr(layer)
 
 
 def test_index_dtype_selection():
-    assert resolve_index_dtype("auto", 2**31 - 1) == torch.int32
-    assert resolve_index_dtype("auto", 2**31) == torch.int64
-    assert resolve_index_dtype("int64", 10) == torch.int64
+    assert resolve_index_dtype("auto", 11008, 4096) == ("csr", torch.int16)
+    assert resolve_index_dtype("auto", 8, 2**15) == ("csr", torch.int16)
+    assert resolve_index_dtype("auto", 8, 2**15 + 1) == ("flat", torch.int32)
+    assert resolve_index_dtype("auto", 2**16, 2**16) == ("flat", torch.int64)
+    assert resolve_index_dtype("int32", 4, 4) == ("flat", torch.int32)
+    assert resolve_index_dtype("int64", 2, 5) == ("flat", torch.int64)
     with pytest.raises(ConfigError, match="int32 cannot address"):
-        resolve_index_dtype("int32", 2**31)
+        resolve_index_dtype("int32", 2**16, 2**15)
+    with pytest.raises(ConfigError, match="int16 cannot address 40000 input columns"):
+        resolve_index_dtype("int16", 8, 40000)
+    with pytest.raises(ConfigError, match="auto, int16, int32, int64"):
+        resolve_index_dtype("uint8", 8, 8)
     forced = SLTrainLinear(8, 8, 2, 0.5, 1.0, support_seed=0, index_dtype="int64")
-    assert forced.indices.dtype == torch.int64
-    assert SLTrainLinear(8, 8, 2, 0.5, 1.0, support_seed=0).indices.dtype == torch.int32
+    assert forced.indices.dtype == torch.int64 and forced.col_indices is None
+    flat32 = SLTrainLinear(8, 8, 2, 0.5, 1.0, support_seed=0, index_dtype="int32")
+    assert flat32.indices.dtype == torch.int32
+    csr = SLTrainLinear(8, 8, 2, 0.5, 1.0, support_seed=0)
+    assert csr.crow_indices.dtype == torch.int32 and csr.col_indices.dtype == torch.int16
+    assert torch.equal(csr.flat_indices(), forced.flat_indices())  # same support in every layout
     meta = SLTrainLinear(50000, 50000, 2, 0.01, 1.0, support_seed=0, device="meta")
     assert meta.indices.dtype == torch.int64 and meta.indices.numel() == 25_000_000
 
@@ -202,3 +225,18 @@ def test_autocast_bf16_runs_in_bf16_and_returns_fp32_gradients(path):
     for p in (layer.A, layer.B, layer.values):
         assert p.grad is not None and p.grad.dtype == torch.float32
     assert x.grad.dtype == torch.float32
+
+
+@pytest.mark.parametrize("src,dst", [("int64", "int16"), ("int16", "int32"), ("int32", "int64")])
+def test_state_dict_loads_across_index_layouts(src, dst):
+    # A checkpoint written with one layout resumes in another: the support converts, never re-draws.
+    a = _layer(in_f=21, out_f=13, rank=3, delta=0.15, seed=4, index_dtype=src)
+    b = _layer(in_f=21, out_f=13, rank=3, delta=0.15, seed=99, index_dtype=dst)
+    assert not torch.equal(a.flat_indices(), b.flat_indices())
+    state = a.state_dict()
+    b.load_state_dict(state)  # strict: no missing or unexpected keys
+    assert set(state) == set(a.state_dict())  # the caller's dict is left as it was
+    assert torch.equal(b.flat_indices(), a.flat_indices())
+    assert b.index_layout == ("csr" if dst == "int16" else "flat")
+    x = torch.randn(5, 21, dtype=torch.float64)
+    torch.testing.assert_close(b(x), a(x), rtol=0, atol=0)

@@ -36,6 +36,6 @@ def test_merged_weight_is_s_b_a_plus_sparse():
     with torch.no_grad():
         layer.B.normal_()
     S = torch.zeros(layer.out_features * layer.in_features, dtype=torch.float64)
-    S[layer.indices.long()] = layer.values
+    S[layer.flat_indices()] = layer.values
     expected = 2.0 * layer.B @ layer.A + S.view(layer.out_features, layer.in_features)
     torch.testing.assert_close(dense_state_dict(model)["model.layers.1.mlp.down_proj.weight"], expected)

@@ -41,8 +41,8 @@ def test_parameter_counts_every_method_every_preset(preset):
         trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
         assert (total, trainable) == _expected_counts(PRESETS[preset]["config"], method, d["rank"], d["delta"]), method
         if method == "sltrain":
-            nnz = sum(b.numel() for n, b in model.named_buffers() if n.endswith("indices"))
-            assert nnz == sum(m.nnz for m in model.modules() if isinstance(m, SLTrainLinear))
+            cols = sum(b.numel() for n, b in model.named_buffers() if n.endswith("col_indices"))
+            assert cols == sum(m.nnz for m in model.modules() if isinstance(m, SLTrainLinear))
 
 
 def test_converter_swaps_exactly_the_seven_linears():
@@ -53,7 +53,7 @@ def test_converter_swaps_exactly_the_seven_linears():
     dense = [n for n, m in model.named_modules() if isinstance(m, torch.nn.Linear)]
     assert dense == ["lm_head"]
     assert all(p.device.type == "cpu" for p in model.parameters())
-    supports = {tuple(m.indices[:8].tolist()) for m in model.modules() if isinstance(m, SLTrainLinear)}
+    supports = {tuple(m.flat_indices()[:8].tolist()) for m in model.modules() if isinstance(m, SLTrainLinear)}
     assert len(supports) == len(swapped)  # every layer its own support
     again = build_model(cfg, MethodConfig(method="sltrain", rank=8), seed=1)
     for (n, a), (_, b) in zip(model.state_dict().items(), again.state_dict().items()):

@@ -47,7 +47,9 @@ def test_static_bytes_are_exact(method):
     nnz = (sum(math.floor(cfg.delta * o * i) for _, o, i in linear_shapes(mc)) * mc.num_hidden_layers
            if method == "sltrain" else 0)
     assert m["params"]["sparse_nonzeros"] == nnz
-    assert b["indices"] == nnz * 4  # int32 ("auto") indices for layers under 2^31 positions
+    # "auto" stores CSR: an int16 column per nonzero and an int32 row offset per output row (+1)
+    rows = sum(o + 1 for _, o, _ in linear_shapes(mc)) * mc.num_hidden_layers if method == "sltrain" else 0
+    assert b["indices"] == nnz * 2 + rows * 4
     assert b["buffers"] == nbytes(t for n, t in model.named_buffers() if not n.endswith("indices"))
     by_layer = b["saved_activations_by_layer"]
     assert list(by_layer) == ["embed", *[f"layers.{i}" for i in range(mc.num_hidden_layers)], "head"]

@@ -23,7 +23,7 @@ const FLAGS: Record<string, FlagSpec> = {
   'grad-ckpt': { type: 'bool' },
   gpus: { type: 'number' },
   sharding: { type: 'string', choices: ['ddp', 'zero1', 'zero2', 'zero3', 'fsdp'] },
-  'index-dtype': { type: 'string', choices: ['int32', 'int64'] },
+  'index-dtype': { type: 'string', choices: ['auto', 'int16', 'int32', 'int64'] },
   'gpu-memory': { type: 'number' },
   gpu: { type: 'string', choices: GPU_MODELS.map((g) => g.id) },
   'galore-gap': { type: 'number' },
@@ -34,7 +34,7 @@ const FLAGS: Record<string, FlagSpec> = {
 export const PLAN_USAGE = `usage: sltrain plan --model PRESET|FILE|all [--method full|lowrank|relora|galore|sltrain|all]
        [--rank R] [--delta D] [--alpha A] [--optimizer adamw|adam8bit] [--per-layer]
        [--precision bf16|fp32|mixed] [--batch B] [--seq S] [--grad-accum K] [--grad-ckpt]
-       [--gpus N] [--sharding ddp|zero1|zero2|zero3|fsdp] [--index-dtype int32|int64]
+       [--gpus N] [--sharding ddp|zero1|zero2|zero3|fsdp] [--index-dtype auto|int16|int32|int64]
        [--gpu-memory GB | --gpu ${GPU_MODELS.map((g) => g.id).join('|')}] [--galore-gap STEPS] [--json]
 presets: ${PRESETS.map((p) => p.name).join(', ')}
 GB = 1e9 bytes (the papers' unit); GiB = 2^30 bytes.`;

@@ -20,6 +20,7 @@ interface Case {
   batch_size: number;
   seq_len: number;
   grad_ckpt?: boolean;
+  index_dtype?: 'int16' | 'int32' | 'int64';
 }
 
 interface Measured {
@@ -62,6 +63,11 @@ function matrix(): Case[] {
   add('llama_20m', true, 'fp32', 1);
   add('llama_60m', false, 'fp32', 1);
   add('llama_60m', true, 'bf16', 2);
+  // Both support layouts the engine stores: flat int32 / int64 positions beside the default CSR.
+  for (const index_dtype of ['int16', 'int32', 'int64'] as const) {
+    cases.push({ model: 'llama_tiny', method: 'sltrain', optimizer: 'adamw', per_layer: false, precision: 'bf16', batch_size: 1, seq_len: 64, index_dtype });
+    cases.push({ model: 'llama_20m', method: 'sltrain', optimizer: 'adam8bit', per_layer: true, precision: 'bf16', batch_size: 1, seq_len: 64, index_dtype });
+  }
   return cases;
 }
 
@@ -85,6 +91,7 @@ function planFor(c: Case): PlanJson {
     '--batch', String(c.batch_size), '--seq', String(c.seq_len), '--json'];
   if (c.per_layer) args.push('--per-layer');
   if (c.grad_ckpt) args.push('--grad-ckpt');
+  if (c.index_dtype) args.push('--index-dtype', c.index_dtype);
   return JSON.parse(execFileSync(process.execPath, [CLI, ...args]).toString()) as PlanJson;
 }
 

@@ -33,7 +33,7 @@ export function defaultPlanOptions(config: ModelConfig, overrides: Partial<PlanO
     gradCkpt: false,
     gpus: 1,
     sharding: 'ddp',
-    indexDtype: 'int32',
+    indexDtype: 'auto',
     gpuMemoryBytes: 80 * GB,
     hopper: false,
     ...overrides,

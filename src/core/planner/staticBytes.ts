@@ -2,7 +2,7 @@
 // SLTrain indices and GaLore projectors. Each number is a sum over modelTensors(), so it matches the
 // engine's `measure` (which walks the real tensors) to the byte.
 import type { ModelConfig } from '../modelConfig';
-import { indexBytes, linearShapes, modelTensors, type TensorSpec } from './tensors';
+import { modelTensors, type TensorSpec } from './tensors';
 import type { PlanOptions, StaticBytes } from './types';
 
 export const ALLOCATOR_BLOCK = 512;
@@ -73,7 +73,6 @@ export function staticBytes(c: ModelConfig, o: PlanOptions): StaticDetail {
   const exact = emptyStatic();
   const rounded = emptyStatic();
   const p = paramElementBytes(o);
-  const shapes = new Map(linearShapes(c).map((l) => [l.kind, l]));
   let largestGradBytes = 0;
   let largestGradExact = 0;
   let quantised = 0;
@@ -84,7 +83,7 @@ export function staticBytes(c: ModelConfig, o: PlanOptions): StaticDetail {
   };
   for (const t of modelTensors(c, o)) {
     if (t.role === 'index') {
-      add('indices', t.numel * indexBytes(shapes.get(t.component as never)!, o.indexDtype));
+      add('indices', t.numel * t.indexBytes!);
       continue;
     }
     add('weights', t.numel * p);

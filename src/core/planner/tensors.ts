@@ -22,6 +22,8 @@ export interface TensorSpec {
   numel: number;
   /** param: a learnable tensor; index: SLTrain support (integer buffer). */
   role: 'param' | 'index';
+  /** Element size of an index tensor. */
+  indexBytes?: number;
   trainable: boolean;
   /** For a full-rank linear weight under GaLore: the matrix shape the projector works on. */
   galoreMatrix?: { m: number; n: number };
@@ -54,9 +56,35 @@ export function sparseNonzeros(l: LinearShape, delta: number): number {
   return Math.floor(delta * l.in * l.out);
 }
 
-/** Index element size the engine uses: int32 unless the flat index can reach 2^31. */
-export function indexBytes(l: LinearShape, requested: IndexDtype): number {
-  return requested === 'int64' || l.in * l.out >= 2 ** 31 ? 8 : 4;
+/** The widest input int16 column indices address (0 .. 32767). */
+export const INT16_MAX_COLUMNS = 2 ** 15;
+
+export type IndexLayout = { layout: 'csr'; colBytes: 2; rowBytes: 4 | 8 } | { layout: 'flat'; bytes: 4 | 8 };
+
+/**
+ * How the engine stores one layer's support (sltrain.layers.resolve_index_dtype): CSR with int16
+ * columns and int32 row offsets (int64 past 2^31 nonzeros), or flat row-major positions. auto takes
+ * CSR whenever the input width fits int16, else the narrowest flat dtype.
+ */
+export function indexLayout(l: LinearShape, requested: IndexDtype, nnz: number): IndexLayout {
+  const csr = (): IndexLayout => ({ layout: 'csr', colBytes: 2, rowBytes: nnz < 2 ** 31 ? 4 : 8 });
+  const flat = (): IndexLayout => ({ layout: 'flat', bytes: requested === 'int64' || l.in * l.out >= 2 ** 31 ? 8 : 4 });
+  if (requested === 'int16') return csr();
+  if (requested === 'auto') return l.in <= INT16_MAX_COLUMNS ? csr() : flat();
+  return flat();
+}
+
+/** Why an index dtype cannot store a model's supports, or undefined when it can. */
+export function indexDtypeProblem(c: ModelConfig, requested: IndexDtype): string | undefined {
+  const widest = Math.max(...linearShapes(c).map((l) => l.in));
+  if (requested === 'int16' && widest > INT16_MAX_COLUMNS) {
+    return `--index-dtype int16 cannot address ${widest} input columns (at most ${INT16_MAX_COLUMNS}); use auto, int32 or int64`;
+  }
+  const largest = Math.max(...linearShapes(c).map((l) => l.in * l.out));
+  if (requested === 'int32' && largest >= 2 ** 31) {
+    return `--index-dtype int32 cannot address ${largest} positions of one layer; use auto or int64`;
+  }
+  return undefined;
 }
 
 function linearTensors(prefix: string, l: LinearShape, m: MethodShape): TensorSpec[] {
@@ -81,11 +109,13 @@ function linearTensors(prefix: string, l: LinearShape, m: MethodShape): TensorSp
     case 'sltrain': {
       const nnz = sparseNonzeros(l, m.delta);
       if (nnz === 0) return factors;
-      return [
-        ...factors,
-        { name: `${prefix}.values`, component: c, numel: nnz, role: 'param', trainable: true },
-        { name: `${prefix}.indices`, component: c, numel: nnz, role: 'index', trainable: false },
-      ];
+      const values: TensorSpec = { name: `${prefix}.values`, component: c, numel: nnz, role: 'param', trainable: true };
+      const lay = indexLayout(l, m.indexDtype, nnz);
+      const index = (name: string, numel: number, indexBytes: number): TensorSpec =>
+        ({ name: `${prefix}.${name}`, component: c, numel, role: 'index', trainable: false, indexBytes });
+      return lay.layout === 'csr'
+        ? [...factors, values, index('crow_indices', l.out + 1, lay.rowBytes), index('col_indices', nnz, lay.colBytes)]
+        : [...factors, values, index('indices', nnz, lay.bytes)];
     }
   }
 }
@@ -113,8 +143,3 @@ export function modelTensors(c: ModelConfig, m: MethodShape): TensorSpec[] {
   return out;
 }
 
-/** Bytes of one index element for a named tensor's linear (used for the static index total). */
-export function indexBytesFor(c: ModelConfig, kind: string, requested: IndexDtype): number {
-  const l = linearShapes(c).find((s) => s.kind === kind);
-  return l ? indexBytes(l, requested) : 8;
-}

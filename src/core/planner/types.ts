@@ -7,7 +7,8 @@ export type Optimizer = 'adamw' | 'adam8bit';
 /** bf16: pure bf16 params/grads/states (the papers); mixed: fp32 master weights + bf16 autocast; fp32. */
 export type Precision = 'bf16' | 'fp32' | 'mixed';
 export type Sharding = 'ddp' | 'zero1' | 'zero2' | 'zero3' | 'fsdp';
-export type IndexDtype = 'int32' | 'int64';
+/** SLTrain support storage: int16 is CSR (2 B per nonzero + a row offset per row); int32/int64 flat; auto as the engine picks. */
+export type IndexDtype = 'auto' | 'int16' | 'int32' | 'int64';
 
 export interface PlanOptions {
   method: Method;

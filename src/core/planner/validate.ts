@@ -1,6 +1,6 @@
 // Checks of planner options against a model: one message per problem, naming the option and the fix.
 import type { ModelConfig } from '../modelConfig';
-import { linearShapes } from './tensors';
+import { indexDtypeProblem, linearShapes } from './tensors';
 import type { PlanOptions } from './types';
 
 export function validatePlanOptions(c: ModelConfig, o: PlanOptions): string[] {
@@ -26,6 +26,8 @@ export function validatePlanOptions(c: ModelConfig, o: PlanOptions): string[] {
   if (o.perLayer && o.gpus > 1) {
     problems.push('--per-layer cannot be combined with --gpus > 1: per-layer updates step inside backward hooks, before DDP has reduced the gradients.');
   }
+  const indexProblem = o.method === 'sltrain' ? indexDtypeProblem(c, o.indexDtype) : undefined;
+  if (indexProblem) problems.push(`${indexProblem}.`);
   if (o.seqLen > c.maxPositionEmbeddings) {
     problems.push(`--seq ${o.seqLen} is longer than the model's max_position_embeddings (${c.maxPositionEmbeddings}).`);
   }
