@@ -67,18 +67,23 @@ def projector_bytes(bundle) -> int:
 
 
 class SavedActivations:
-    """Counts the storages autograd saves for backward, attributed to the module saving them first."""
+    """Counts the storages autograd saves for backward, attributed to the module saving them first.
+
+    Sizes are read once forward is over (`by_layer`), so storages released after use and
+    recomputed in backward (sltrain.remat) count zero, as they occupy nothing in between.
+    """
 
     def __init__(self, model: torch.nn.Module):
         self.exclude = {t.untyped_storage().data_ptr() for t in list(model.parameters()) + list(model.buffers())}
-        self.seen: set[int] = set()
-        self.by_layer: dict[str, int] = {"embed": 0}
+        # Keyed by the storage object, not its address: a released storage's address can be reused.
+        self.storages: dict[int, tuple[torch.UntypedStorage, str]] = {}
+        self.names: list[str] = ["embed"]
         self.current = "embed"
         self.handles = []
         for i, layer in enumerate(model.model.layers):
-            self.by_layer[f"layers.{i}"] = 0
+            self.names.append(f"layers.{i}")
             self.handles.append(layer.register_forward_pre_hook(self._enter(f"layers.{i}")))
-        self.by_layer["head"] = 0
+        self.names.append("head")
         self.handles.append(model.model.norm.register_forward_pre_hook(self._enter("head")))
 
     def _enter(self, name: str):
@@ -88,11 +93,16 @@ class SavedActivations:
 
     def pack(self, t: torch.Tensor) -> torch.Tensor:
         storage = t.untyped_storage()
-        ptr = storage.data_ptr()
-        if ptr not in self.exclude and ptr not in self.seen and storage.nbytes() > 0:
-            self.seen.add(ptr)
-            self.by_layer[self.current] += storage.nbytes()
+        if storage.data_ptr() not in self.exclude and storage._cdata not in self.storages:
+            self.storages[storage._cdata] = (storage, self.current)
         return t
+
+    @property
+    def by_layer(self) -> dict[str, int]:
+        out = dict.fromkeys(self.names, 0)
+        for storage, name in self.storages.values():
+            out[name] += storage.nbytes()
+        return out
 
     def hooks(self):
         return torch.autograd.graph.saved_tensors_hooks(self.pack, lambda t: t)
@@ -128,6 +138,7 @@ def measure(cfg) -> dict:
     with acts.hooks(), autocast:
         _, loss = model(x, labels)
     acts.remove()
+    by_layer = acts.by_layer  # read before backward, which refills released storages
     loss.backward()
     if cfg.per_layer:
         b["gradients"] = max(_nbytes(p) for p in model.parameters() if p.requires_grad)
@@ -137,9 +148,9 @@ def measure(cfg) -> dict:
     b["optimizer_states"] = optimizer_state_bytes(opt)
     b["projectors"] = projector_bytes(opt)
     b["optimizer_states_excluding_projectors"] = b["optimizer_states"] - b["projectors"]
-    b["saved_activations"] = sum(acts.by_layer.values())
-    b["saved_activations_by_layer"] = acts.by_layer
-    b["saved_activations_logits_loss"] = acts.by_layer["head"]
+    b["saved_activations"] = sum(by_layer.values())
+    b["saved_activations_by_layer"] = by_layer
+    b["saved_activations_logits_loss"] = by_layer["head"]
 
     peak = None
     if device.type == "cuda":

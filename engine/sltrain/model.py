@@ -6,12 +6,15 @@ T = sequence length, C = hidden size, F = intermediate size, H / Hkv = query / k
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.utils.checkpoint import checkpoint
 
 from .config import LlamaConfig
+from .remat import release
 
 
 def _at_least_fp32(dtype: torch.dtype) -> torch.dtype:
@@ -132,11 +135,14 @@ class Attention(nn.Module):
         self.v_proj = nn.Linear(C, Hkv * D, bias=False)
         self.o_proj = nn.Linear(H * D, C, bias=False)
 
-    def forward(self, x: Tensor, cos: Tensor, sin: Tensor) -> Tensor:
+    def forward(self, x: Tensor, cos: Tensor, sin: Tensor, recompute_x: Callable[[], Tensor] | None = None) -> Tensor:
         B, T, _ = x.shape
-        q = self.q_proj(x).view(B, T, self.n_heads, self.head_dim).transpose(1, 2)  # (B, H, T, D)
-        k = self.k_proj(x).view(B, T, self.n_kv_heads, self.head_dim).transpose(1, 2)  # (B, Hkv, T, D)
-        v = self.v_proj(x).view(B, T, self.n_kv_heads, self.head_dim).transpose(1, 2)  # (B, Hkv, T, D)
+        q, k, v = self.q_proj(x), self.k_proj(x), self.v_proj(x)  # (B, T, H·D), (B, T, Hkv·D) x2
+        if recompute_x is not None:
+            release(x, recompute_x, (q, k, v))
+        q = q.view(B, T, self.n_heads, self.head_dim).transpose(1, 2)  # (B, H, T, D)
+        k = k.view(B, T, self.n_kv_heads, self.head_dim).transpose(1, 2)  # (B, Hkv, T, D)
+        v = v.view(B, T, self.n_kv_heads, self.head_dim).transpose(1, 2)  # (B, Hkv, T, D)
         q, k = apply_rotary(q, cos, sin), apply_rotary(k, cos, sin)
         if self.n_kv_heads != self.n_heads:
             # GQA: each kv head serves n_rep consecutive query heads (HF's repeat_kv order).
@@ -178,8 +184,15 @@ class MLP(nn.Module):
         self.up_proj = nn.Linear(C, F_, bias=False)
         self.down_proj = nn.Linear(F_, C, bias=False)
 
-    def forward(self, x: Tensor) -> Tensor:
-        return self.down_proj(SwiGLUFunction.apply(self.gate_proj(x), self.up_proj(x)))  # (B, T, F) -> (B, T, C)
+    def forward(self, x: Tensor, recompute_x: Callable[[], Tensor] | None = None) -> Tensor:
+        gate, up = self.gate_proj(x), self.up_proj(x)  # (B, T, F)
+        if recompute_x is not None:
+            release(x, recompute_x, (gate, up))
+        y = SwiGLUFunction.apply(gate, up)  # (B, T, F)
+        out = self.down_proj(y)  # (B, T, C)
+        if recompute_x is not None:  # the same switch: only outside gradient checkpointing
+            release(y, lambda: F.silu(gate) * up, (out,))
+        return out
 
 
 class DecoderLayer(nn.Module):
@@ -190,9 +203,11 @@ class DecoderLayer(nn.Module):
         self.post_attention_layernorm = RMSNorm(cfg.hidden_size, cfg.rms_norm_eps)
         self.mlp = MLP(cfg)
 
-    def forward(self, x: Tensor, cos: Tensor, sin: Tensor) -> Tensor:
-        x = x + self.self_attn(self.input_layernorm(x), cos, sin)
-        return x + self.mlp(self.post_attention_layernorm(x))
+    def forward(self, x: Tensor, cos: Tensor, sin: Tensor, remat: bool = True) -> Tensor:
+        """remat: release the norms' outputs and the SwiGLU product after use (sltrain.remat)."""
+        n1, n2 = self.input_layernorm, self.post_attention_layernorm
+        x = x + self.self_attn(n1(x), cos, sin, (lambda x=x: n1(x)) if remat else None)
+        return x + self.mlp(n2(x), (lambda x=x: n2(x)) if remat else None)
 
 
 class LlamaModel(nn.Module):
@@ -216,6 +231,7 @@ class LlamaForCausalLM(nn.Module):
         if cfg.tie_word_embeddings:
             self.lm_head.weight = self.model.embed_tokens.weight
         self.gradient_checkpointing = False  # recompute each decoder layer in backward
+        self.rematerialize = True  # release cheap linear inputs after forward (sltrain.remat)
         self.init_weights()
 
     @torch.no_grad()
@@ -237,10 +253,13 @@ class LlamaForCausalLM(nn.Module):
         cos, sin = rotary_cos_sin(self.config, T, x.device, x.dtype)  # (T, D)
         for layer in self.model.layers:
             if self.gradient_checkpointing and torch.is_grad_enabled():
-                x = checkpoint(layer, x, cos, sin, use_reentrant=False)
+                x = checkpoint(layer, x, cos, sin, False, use_reentrant=False)
             else:
-                x = layer(x, cos, sin)
-        logits = self.lm_head(self.model.norm(x))  # (B, T, V)
+                x = layer(x, cos, sin, self.rematerialize)
+        h = self.model.norm(x)  # (B, T, C)
+        logits = self.lm_head(h)  # (B, T, V)
+        if self.rematerialize:
+            release(h, lambda: self.model.norm(x), (logits,))
         loss = None
         if labels is not None:
             loss = CausalLMLoss.apply(logits, labels)  # token t predicts t+1, fp32 mean like HF

@@ -116,3 +116,46 @@ def test_swiglu_function_is_bitwise_autograd_and_saves_two_tensors(dtype):
     assert torch.equal(y, y_ref)
     for a, b in zip(got, want):
         assert torch.equal(a, b)
+
+
+@pytest.mark.parametrize("method", ["sltrain", "full", "relora"])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_released_activations_give_bitwise_equal_gradients_and_save_memory(method, dtype):
+    from sltrain.measure import SavedActivations
+
+    cfg = LlamaConfig(vocab_size=96, hidden_size=32, intermediate_size=88, num_attention_heads=4,
+                      num_key_value_heads=2, num_hidden_layers=2, max_position_embeddings=64)
+    ids, labels = _batch(cfg)
+    runs = {}
+    for remat in (False, True):
+        model = build_model(cfg, MethodConfig(method=method, rank=8, delta=0.1), seed=0, dtype=dtype)
+        model.rematerialize = remat
+        acts = SavedActivations(model)
+        with acts.hooks():
+            _, loss = model(ids, labels)
+        acts.remove()
+        saved = sum(acts.by_layer.values())
+        loss.backward()
+        grads = {n: p.grad for n, p in model.named_parameters() if p.requires_grad}
+        runs[remat] = (loss.detach(), grads, saved)
+    (l0, g0, s0), (l1, g1, s1) = runs[False], runs[True]
+    assert torch.equal(l0, l1)
+    assert g0.keys() == g1.keys() and all(torch.equal(g0[n], g1[n]) for n in g0), method
+    # Released per token: both norm outputs and the SwiGLU product in every layer, the final norm's output.
+    N, a = ids.numel(), torch.finfo(dtype).bits // 8
+    expected = N * a * (cfg.num_hidden_layers * (2 * cfg.hidden_size + cfg.intermediate_size) + cfg.hidden_size)
+    assert s0 - s1 == expected
+
+
+def test_released_activations_are_not_used_under_checkpointing_or_without_grad():
+    cfg = LlamaConfig(vocab_size=96, hidden_size=32, intermediate_size=88, num_attention_heads=4,
+                      num_key_value_heads=4, num_hidden_layers=2, max_position_embeddings=64)
+    ids, labels = _batch(cfg)
+    model = build_model(cfg, MethodConfig(method="sltrain", rank=8), seed=0)
+    with torch.no_grad():
+        logits, _ = model(ids)
+    assert logits.untyped_storage().nbytes() > 0
+    model.gradient_checkpointing = True
+    _, loss = model(ids, labels)
+    loss.backward()  # would fail on an empty storage if a checkpointed layer had released one
+    assert all(p.grad is not None for p in model.parameters() if p.requires_grad)

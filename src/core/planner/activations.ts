@@ -28,6 +28,8 @@ export interface ActivationModel {
   lossSavedBytes: number;
   /** The logits' gradient in the activation dtype, after the upcast's backward. */
   logitsGradBytes: number;
+  /** The head's input, released after forward, restored when the logits' gradient arrives. */
+  headInputRefillBytes: number;
   /** Everything saved for backward in one micro-batch. */
   saved: number;
 }
@@ -46,11 +48,14 @@ function residualElementBytes(o: PlanOptions): number {
 }
 
 /**
- * Bytes the linears reading a norm's output save of it: one shared copy, or under autocast (where the
- * output stays fp32) a bf16 cast each, since casts of activations are not cached.
+ * Bytes the linears reading a norm's output save of it: under autocast (where the output stays fp32)
+ * a bf16 cast each, since casts of activations are not cached; otherwise one shared copy, which the
+ * engine releases after forward and recomputes in backward (sltrain.remat) unless the layer is
+ * checkpointed.
  */
-function normOutputBytes(N: number, h: number, readers: number, o: PlanOptions): number {
-  return o.precision === 'mixed' ? readers * 2 * N * h : activationElementBytes(o) * N * h;
+function normOutputBytes(N: number, h: number, readers: number, o: PlanOptions, released: boolean): number {
+  if (o.precision === 'mixed') return readers * 2 * N * h;
+  return released ? 0 : activationElementBytes(o) * N * h;
 }
 
 /**
@@ -80,21 +85,29 @@ export function activations(c: ModelConfig, o: PlanOptions): ActivationModel {
   const norm = rmsNormBytes(N, h, o);
   // ReLoRA's adaptor keeps its rank-r intermediate x·Aᵀ for B's gradient, in every linear.
   const adaptor = o.method === 'relora' ? linearShapes(c).length * N * o.rank * a : 0;
-  const attention =
-    norm +
-    normOutputBytes(N, h, 3, o) + // the normalised input of q, k and v (ReLoRA's frozen W needs no copy)
-    3 * N * h * a + // q, k (after rotary) and v as SDPA saves them (k, v expanded per query head under GQA)
-    N * h * a + // SDPA output; o_proj's input is a view of it (flash kernels write (B, T, H, D))
-    B * H * T * 4; // SDPA logsumexp, fp32
-  // gate and up outputs (the SwiGLU function recomputes silu in backward), their product (down's
-  // input); the normalised input of gate and up
-  const mlp = norm + normOutputBytes(N, h, 2, o) + 3 * N * I * a + adaptor;
-  const perLayer = attention + mlp;
+  // One layer's saved bytes, with the cheap linear inputs released (a plain forward) or kept (the
+  // forward a checkpointed layer reruns in backward).
+  const layerBytes = (released: boolean): number => {
+    const attention =
+      norm +
+      normOutputBytes(N, h, 3, o, released) + // the normalised input of q, k and v
+      3 * N * h * a + // q, k (after rotary) and v as SDPA saves them (k, v expanded per query head under GQA)
+      N * h * a + // SDPA output; o_proj's input is a view of it (flash kernels write (B, T, H, D))
+      B * H * T * 4; // SDPA logsumexp, fp32
+    // gate and up outputs (the SwiGLU function recomputes silu in backward); their product, down's
+    // input, is released like the norm outputs (also under autocast, where it is already bf16)
+    const mlp = norm + normOutputBytes(N, h, 2, o, released) + (released ? 2 : 3) * N * I * a + adaptor;
+    return attention + mlp;
+  };
+  const perLayer = layerBytes(!o.gradCkpt);
   const layerInputs = N * h * residualElementBytes(o);
   // Checkpointing keeps each layer's input; one layer's activations come back during its recompute
   // in backward, so they count in backward's transient instead.
   const layers = c.numHiddenLayers * (o.gradCkpt ? layerInputs : perLayer);
-  const recompute = o.gradCkpt ? perLayer : 0;
+  // The recomputed layer keeps everything until its backward; also the final norm's released output
+  // comes back when the head's gradient arrives.
+  const recompute = o.gradCkpt ? layerBytes(false) : 0;
+  const refill = o.precision === 'mixed' ? 0 : N * h * a;
   const headDim = h / H;
   const rotaryBytes = residualElementBytes(o); // cos/sin follow the residual stream's dtype
   // The loss keeps the logits (their own dtype) and an fp32 log-sum-exp per predicting position; it
@@ -106,7 +119,7 @@ export function activations(c: ModelConfig, o: PlanOptions): ActivationModel {
   const head =
     N * 8 + // input ids, saved by the embedding
     2 * T * headDim * rotaryBytes + // rotary cos and sin, shared by all layers
-    norm + normOutputBytes(N, h, 1, o) + // the final norm and the head's input
+    norm + normOutputBytes(N, h, 1, o, true) + // the final norm and the head's input (released)
     N * 8 + // the labels (a tensor of their own in training)
     lossSaved +
     autocastWeightBytes(c, o);
@@ -118,6 +131,7 @@ export function activations(c: ModelConfig, o: PlanOptions): ActivationModel {
     backwardTransient: logits + 2 * chunk + recompute,
     lossSavedBytes: lossSaved,
     logitsGradBytes: logits,
+    headInputRefillBytes: refill,
     saved: layers + head,
   };
 }

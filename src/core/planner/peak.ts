@@ -87,7 +87,7 @@ export function peakMemory(c: ModelConfig, o: PlanOptions, parts: StaticPeakPart
   // logits' gradient plus the head's weight gradient, once the loss has freed what it saved). The head's gradient
   // exists in both modes; per-layer updates step it at once, so only later gradients differ.
   const inCrossEntropy = act.backwardTransient;
-  const afterHead = act.logitsGradBytes + headGrad - act.lossSavedBytes;
+  const afterHead = act.logitsGradBytes + act.headInputRefillBytes + headGrad - act.lossSavedBytes;
   const headMoment = afterHead > inCrossEntropy;
   const phases: Record<PeakPhase, PeakItem[]> = {
     forward: [
