@@ -51,8 +51,16 @@ def cases(smoke: bool) -> list[dict]:
     return out
 
 
+def goal_cases(smoke: bool, optimizer: str = "adam8bit") -> list[dict]:
+    """The memory-goal setups of gpu_perf.py: one sequence, SLTrain, per-layer updates, +/- checkpointing."""
+    presets, seq = (("llama_tiny",), 32) if smoke else (("llama_1b", "llama_7b"), 256)
+    return [{"model": m, "method": "sltrain", "optimizer": optimizer, "per_layer": True, "batch": 1, "seq": seq,
+             "precision": "bf16", "grad_ckpt": ckpt} for m in presets for ckpt in (False, True)]
+
+
 def key(c: dict) -> str:
-    return f"{c['model']}/{c['method']}/{c['optimizer']}{'/per-layer' if c['per_layer'] else ''}/b{c['batch']}/s{c['seq']}"
+    return (f"{c['model']}/{c['method']}/{c['optimizer']}{'/per-layer' if c['per_layer'] else ''}/b{c['batch']}"
+            f"/s{c['seq']}{'/ckpt' if c.get('grad_ckpt') else ''}")
 
 
 def predict(c: dict, planner: str) -> int:
@@ -61,6 +69,8 @@ def predict(c: dict, planner: str) -> int:
         "--batch", str(c["batch"]), "--seq", str(c["seq"]), "--precision", c["precision"], "--gpu", "h200", "--json"]
     if c["per_layer"]:
         cmd.append("--per-layer")
+    if c.get("grad_ckpt"):
+        cmd.append("--grad-ckpt")
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=True)
     return int(json.loads(r.stdout)["peak"]["bytes"])
 
@@ -160,7 +170,8 @@ def main(argv=None) -> int:
     p.add_argument("--time-budget", type=float, default=150.0, help="start no case after this many seconds")
     args = p.parse_args(argv)
     if args.predict_only:
-        preds = {key(c): predict(c, args.planner) for c in cases(args.smoke)}
+        every = cases(args.smoke) + goal_cases(args.smoke) + goal_cases(args.smoke, "adamw")
+        preds = {key(c): predict(c, args.planner) for c in every}
         Path(args.predictions).parent.mkdir(parents=True, exist_ok=True)
         Path(args.predictions).write_text(json.dumps(preds, indent=1, sort_keys=True) + "\n")
         print(f"{len(preds)} predictions -> {args.predictions}")

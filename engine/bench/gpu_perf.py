@@ -9,9 +9,11 @@
    6 · N · tokens/s / peak, N = the full-rank model's parameters, peak = 989 TFLOP/s (H200 dense bf16;
    --peak-tflops to change); attention's own FLOPs are not counted.
 2. Memory: one sequence of 256 tokens, bf16, SLTrain with 8-bit Adam and per-layer updates at 1B and
-   7B (goals: max_memory_allocated <= 3.5 GB and <= 14.5 GB, 1 GB = 1e9 B), with int32 indices, with and
-   without gradient checkpointing, measured by sltrain.measure. Without bitsandbytes the same cases run
-   with bf16 AdamW per-layer (labelled; states 4x larger) so activations and the rest are still seen.
+   7B (goals: max_memory_allocated <= 3.5 GB and <= 14.5 GB, 1 GB = 1e9 B), with the default support
+   storage (CSR, int16 columns), without and with gradient checkpointing, measured by sltrain.measure,
+   beside the planner's prediction from bench/results/gpu_memory_predictions.json. Without
+   bitsandbytes the same cases run with bf16 AdamW per-layer (labelled; states 4x larger) so
+   activations and the rest are still seen.
 Writes gpu_perf.json and prints both tables.
 """
 
@@ -31,6 +33,7 @@ import torch
 ENGINE = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ENGINE))
 sys.path.insert(0, str(ENGINE / "bench"))
+from gpu_memory_check import DEFAULT_PREDICTIONS, goal_cases, key  # noqa: E402
 from perf_bench import build_variant, load_reference  # noqa: E402
 from sltrain import runconfig  # noqa: E402
 from sltrain.measure import measure  # noqa: E402
@@ -117,15 +120,16 @@ def memory_cases(args, device, save) -> list[dict]:
     except Exception:
         optimizer = "adamw"
     rows = []
-    # 7B with checkpointing (the planner's answer to the 14.5 GB goal) before 7B without.
-    order = [("llama_tiny", False), ("llama_tiny", True)] if args.smoke else [
-        ("llama_1b", False), ("llama_1b", True), ("llama_7b", True), ("llama_7b", False)]
-    for model, ckpt in order:
+    path = Path(DEFAULT_PREDICTIONS)
+    preds = json.loads(path.read_text()) if path.is_file() else {}
+    for c in goal_cases(args.smoke, optimizer):
+        model, ckpt = c["model"], c["grad_ckpt"]
         cfg = runconfig.RunConfig(model=model, method="sltrain", optimizer=optimizer, per_layer=True,
-                                  batch_size=1, seq_len=args.mem_seq, precision="bf16", grad_ckpt=ckpt,
-                                  index_dtype="int32", device=str(device), out="-", steps=10, warmup=1)
+                                  batch_size=1, seq_len=c["seq"], precision="bf16", grad_ckpt=ckpt,
+                                  index_dtype="auto", device=str(device), out="-", steps=10, warmup=1)
         row = {"model": model, "optimizer": optimizer, "per_layer": True, "grad_ckpt": ckpt,
-               "index_dtype": "int32", "seq": args.mem_seq, "goal_bytes": GOALS.get(model)}
+               "index_dtype": "auto", "seq": c["seq"], "goal_bytes": GOALS.get(model),
+               "predicted": preds.get(key(c))}
         try:
             res = measure(runconfig.fill_defaults(cfg))
             row.update(max_memory_allocated=res["max_memory_allocated"],
@@ -153,13 +157,14 @@ def print_tables(res: dict) -> None:
               f"{r['mfu']:7.3f} {peak}")
     for k, why in res["throughput_skipped"].items():
         print(f"{k}: skipped ({why})")
-    print("memory: one sequence, SLTrain, per-layer updates, int32 indices")
-    print(f"{'model':10s} {'optimizer':9s} {'ckpt':5s} {'max alloc GB':>13s} {'goal GB':>8s} {'ok':>5s}")
+    print("memory: one sequence, SLTrain, per-layer updates, CSR int16 support")
+    print(f"{'model':10s} {'optimizer':9s} {'ckpt':5s} {'max alloc GB':>13s} {'predicted GB':>13s} {'goal GB':>8s} {'ok':>5s}")
     for r in res["memory"]:
-        m, goal = r.get("max_memory_allocated"), r["goal_bytes"]
+        m, goal, pred = r.get("max_memory_allocated"), r["goal_bytes"], r.get("predicted")
         fm = f"{m / 1e9:13.3f}" if m else r.get("error", "-")[:13].rjust(13)
+        fp = f"{pred / 1e9:13.3f}" if pred else "-".rjust(13)
         fg = f"{goal / 1e9:8.1f}" if goal else "-".rjust(8)
-        print(f"{r['model']:10s} {r['optimizer']:9s} {str(r['grad_ckpt']):5s} {fm} {fg} {str(r.get('meets_goal')):>5s}")
+        print(f"{r['model']:10s} {r['optimizer']:9s} {str(r['grad_ckpt']):5s} {fm} {fp} {fg} {str(r.get('meets_goal')):>5s}")
 
 
 def main(argv=None) -> int:
@@ -173,14 +178,13 @@ def main(argv=None) -> int:
     p.add_argument("--reps", type=int, default=5)
     p.add_argument("--compile-variants", default="full,sltrain-auto")
     p.add_argument("--peak-tflops", type=float, default=989.0)
-    p.add_argument("--mem-seq", type=int, default=256)
     p.add_argument("--reference-dir", default=None)
     p.add_argument("--time-budget", type=float, default=120.0, help="start no throughput row after this")
     p.add_argument("--skip-memory", action="store_true")
     p.add_argument("--smoke", action="store_true", help="llama_tiny, seq 32, batch 2, 1 rep, no compile")
     args = p.parse_args(argv)
     if args.smoke:
-        args.model, args.seq, args.batch, args.warmup, args.reps, args.mem_seq = "llama_tiny", 32, 2, 0, 1, 32
+        args.model, args.seq, args.batch, args.warmup, args.reps = "llama_tiny", 32, 2, 0, 1
         args.compile_variants = ""
     if args.device.startswith("cuda") and not torch.cuda.is_available():
         print("gpu_perf: no CUDA device; use --smoke --device cpu to check the logic", file=sys.stderr)
