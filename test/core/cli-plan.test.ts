@@ -70,12 +70,16 @@ describe('sltrain plan', () => {
     ['delta out of range', ['--model', 'llama_60m', '--delta', '1.5'], /--delta must be in \(0, 1\)/],
     ['rank too big', ['--model', 'llama_60m', '--rank', '4096'], /above the smallest linear dimension/],
     ['per-layer with DDP', ['--model', 'llama_60m', '--per-layer', '--gpus', '2'], /--per-layer cannot be combined/],
+    ['int16 columns too narrow', ['--model', 'WIDE', '--method', 'sltrain', '--index-dtype', 'int16'], /int16 cannot address 40000 input columns/],
+    ['unknown index dtype', ['--model', 'llama_60m', '--index-dtype', 'uint8'], /--index-dtype must be one of/],
   ];
   for (const [name, args, re] of bad) {
     it(`bad input exits 2: ${name}`, () => {
       const fixed = args.map((a) =>
         a === 'BROKEN' ? tmpFile('config.json', '{\n  "hidden_size": 512,,\n}')
-          : a === 'GPT2' ? tmpFile('config.json', JSON.stringify({ model_type: 'gpt2', n_embd: 768 })) : a);
+          : a === 'GPT2' ? tmpFile('config.json', JSON.stringify({ model_type: 'gpt2', n_embd: 768 }))
+            : a === 'WIDE' ? tmpFile('config.json', JSON.stringify({ model_type: 'llama', hidden_size: 256, intermediate_size: 40000,
+              num_attention_heads: 4, num_hidden_layers: 2, vocab_size: 1000 })) : a);
       const r = run(fixed);
       assert.equal(r.code, 2);
       assert.match(r.err, re);

@@ -3,7 +3,9 @@ import { strict as assert } from 'node:assert';
 import { describe, it } from 'node:test';
 import { findPreset, PRESETS, type ModelConfig } from '../../src/core/modelConfig';
 import { defaultPlanOptions, plan, planAll } from '../../src/core/planner/plan';
+import { indexLayout, linearShapes } from '../../src/core/planner/tensors';
 import type { Method, PlanOptions } from '../../src/core/planner/types';
+import { validatePlanOptions } from '../../src/core/planner/validate';
 
 function preset(name: string): ModelConfig {
   const p = findPreset(name);
@@ -161,5 +163,21 @@ describe('peak properties', () => {
     const i32 = plan(c, { ...base, indexDtype: 'int32' }).staticBytes.indices;
     const i64 = plan(c, { ...base, indexDtype: 'int64' }).staticBytes.indices;
     assert.equal(i64, 2 * i32);
+  });
+  it('CSR supports (auto, int16) cost 2 B per nonzero plus 4 B per output row and offset', () => {
+    const r = plan(c, { ...base, indexDtype: 'auto' });
+    assert.deepEqual(r.staticBytes.indices, plan(c, { ...base, indexDtype: 'int16' }).staticBytes.indices);
+    const perLayer = linearShapes(c).reduce((sum, l) => sum + 2 * Math.floor(base.delta * l.in * l.out) + 4 * (l.out + 1), 0);
+    assert.equal(r.staticBytes.indices, c.numHiddenLayers * perLayer);
+    assert.ok(r.staticBytes.indices < plan(c, { ...base, indexDtype: 'int32' }).staticBytes.indices * 0.55);
+  });
+  it('a config wider than int16 columns takes flat int32 under auto and rejects int16', () => {
+    const wide = { ...c, intermediateSize: 40000, name: 'wide' };
+    const auto = plan(wide, { ...base, indexDtype: 'auto' });
+    const down = linearShapes(wide).find((l) => l.kind === 'down_proj')!;
+    assert.equal(indexLayout(down, 'auto', 10).layout, 'flat');
+    assert.ok(auto.staticBytes.indices > plan(c, { ...base, indexDtype: 'auto' }).staticBytes.indices);
+    assert.match(validatePlanOptions(wide, { ...base, indexDtype: 'int16' }).join(' '), /int16 cannot address 40000 input columns/);
+    assert.deepEqual(validatePlanOptions(wide, { ...base, indexDtype: 'auto' }), []);
   });
 });
