@@ -20,6 +20,7 @@ Writes gpu_perf.json and prints both tables.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
 import json
 import os
@@ -34,6 +35,7 @@ ENGINE = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ENGINE))
 sys.path.insert(0, str(ENGINE / "bench"))
 from gpu_memory_check import DEFAULT_PREDICTIONS, goal_cases, key  # noqa: E402
+from memory_sites import peak_sites, recording  # noqa: E402
 from perf_bench import build_variant, load_reference  # noqa: E402
 from sltrain import runconfig  # noqa: E402
 from sltrain.measure import measure  # noqa: E402
@@ -131,7 +133,13 @@ def memory_cases(args, device, save) -> list[dict]:
                "index_dtype": "auto", "seq": c["seq"], "goal_bytes": GOALS.get(model),
                "predicted": preds.get(key(c))}
         try:
-            res = measure(runconfig.fill_defaults(cfg))
+            # The allocator's history over the measured step says what is alive at its peak.
+            with contextlib.ExitStack() as stack:
+                recs = []
+                res = measure(runconfig.fill_defaults(cfg),
+                              on_peak_step=lambda: recs.append(stack.enter_context(recording(device))))
+            if recs and recs[0].snapshot:
+                row["peak_sites"] = peak_sites(recs[0].snapshot, base_bytes=recs[0].base_bytes)
             row.update(max_memory_allocated=res["max_memory_allocated"],
                        saved_activations=res["bytes"]["saved_activations"],
                        weights=res["bytes"]["weights"], optimizer_states=res["bytes"]["optimizer_states"])
@@ -165,6 +173,14 @@ def print_tables(res: dict) -> None:
         fp = f"{pred / 1e9:13.3f}" if pred else "-".rjust(13)
         fg = f"{goal / 1e9:8.1f}" if goal else "-".rjust(8)
         print(f"{r['model']:10s} {r['optimizer']:9s} {str(r['grad_ckpt']):5s} {fm} {fp} {fg} {str(r.get('meets_goal')):>5s}")
+    for r in res["memory"]:
+        ps = r.get("peak_sites")
+        if not ps:
+            continue
+        print(f"{r['model']} ckpt={r['grad_ckpt']}: alive at the peak ({ps['peak_bytes'] / 1e9:.3f} GB replayed; "
+              f"{ps['base_bytes'] / 1e9:.3f} GB allocated before the step)")
+        for site in ps["sites"][:10]:
+            print(f"  {site['bytes'] / 2**20:10.1f} MiB {site['blocks']:6d} blocks  {site['site']}")
 
 
 def main(argv=None) -> int:

@@ -37,6 +37,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable
 
 import torch
 
@@ -112,7 +113,8 @@ class SavedActivations:
             h.remove()
 
 
-def measure(cfg) -> dict:
+def measure(cfg, on_peak_step: Callable[[], None] | None = None) -> dict:
+    """on_peak_step: called once the peak statistics are reset, right before the measured step."""
     device = torch.device(cfg.device)
     mcfg, model_cfg = cfg.method_config(), cfg.model_config()
     model = build_model(model_cfg, mcfg, seed=cfg.seed, device=device, dtype=DTYPES[cfg.precision])
@@ -139,6 +141,7 @@ def measure(cfg) -> dict:
         _, loss = model(x, labels)
     acts.remove()
     by_layer = acts.by_layer  # read before backward, which refills released storages
+    acts.storages.clear()  # it held references; the saved tensors must be freed as backward runs
     loss.backward()
     if cfg.per_layer:
         b["gradients"] = max(_nbytes(p) for p in model.parameters() if p.requires_grad)
@@ -156,6 +159,8 @@ def measure(cfg) -> dict:
     if device.type == "cuda":
         torch.cuda.synchronize(device)
         torch.cuda.reset_peak_memory_stats(device)
+    if on_peak_step is not None:
+        on_peak_step()
     opt.zero_grad(set_to_none=True)
     opt.begin_update(1)
     with autocast:

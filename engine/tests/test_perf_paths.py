@@ -156,3 +156,24 @@ def test_gpu_check_smoke_runs_both_scripts_on_cpu(tmp_path):
     assert {x["variant"] for x in perf["throughput"]} >= {"full", "sltrain-auto", "sltrain-factored"}
     assert len(perf["memory"]) == 2 and all("saved_activations" in x for x in perf["memory"])
     assert "tokens/s" in r.stdout and "median |error|" in r.stdout
+
+
+def test_memory_sites_replays_a_trace_to_its_peak():
+    # A trace in the allocator snapshot's format: the peak is after the third alloc, with the first
+    # block freed by then; frames under sltrain/ name the site.
+    sys.path.insert(0, str(ENGINE / "bench"))
+    from memory_sites import peak_sites
+
+    def ev(action, addr, size, file="/x/sltrain/model.py", line=1, name="forward"):
+        return {"action": action, "addr": addr, "size": size, "frames": [
+            {"filename": "/usr/lib/torch/nn/functional.py", "line": 9, "name": "linear"},
+            {"filename": file, "line": line, "name": name}]}
+
+    trace = [ev("alloc", 1, 100, line=10), ev("alloc", 2, 50, line=20), ev("free_requested", 1, 100),
+             ev("free_completed", 1, 100), ev("alloc", 3, 300, file="/y/bitsandbytes/optim.py", line=5, name="step"),
+             ev("free_completed", 3, 300), ev("alloc", 4, 10, line=10)]
+    got = peak_sites({"device_traces": [trace]}, base_bytes=1000)
+    assert got["peak_bytes"] == 1000 + 50 + 300
+    assert [(s["site"], s["bytes"], s["blocks"]) for s in got["sites"]] == [
+        ("bitsandbytes/optim.py:5 step", 300, 1), ("sltrain/model.py:20 forward", 50, 1)]
+    assert peak_sites({"device_traces": []}, base_bytes=7)["peak_bytes"] == 7
