@@ -177,3 +177,24 @@ def test_memory_sites_replays_a_trace_to_its_peak():
     assert [(s["site"], s["bytes"], s["blocks"]) for s in got["sites"]] == [
         ("bitsandbytes/optim.py:5 step", 300, 1), ("sltrain/model.py:20 forward", 50, 1)]
     assert peak_sites({"device_traces": []}, base_bytes=7)["peak_bytes"] == 7
+
+
+def test_torch_compile_gives_the_eager_loss_and_gradients():
+    # gpu_perf.py times compiled models; the custom autograd functions and the released activations
+    # (skipped while tracing) must compile and give what eager mode gives.
+    from sltrain.config import LlamaConfig, MethodConfig
+    from sltrain.methods import build_model
+
+    cfg = LlamaConfig(vocab_size=64, hidden_size=32, intermediate_size=88, num_attention_heads=4,
+                      num_key_value_heads=4, num_hidden_layers=1, max_position_embeddings=32)
+    model = build_model(cfg, MethodConfig(method="sltrain", rank=8, delta=0.1), seed=0)
+    ids = torch.randint(0, 64, (2, 16), generator=torch.Generator().manual_seed(0))
+    _, eager = model(ids, ids)
+    eager.backward()
+    want = {n: p.grad.clone() for n, p in model.named_parameters()}
+    model.zero_grad(set_to_none=True)
+    _, loss = torch.compile(model)(ids, ids)
+    loss.backward()
+    torch.testing.assert_close(loss, eager)
+    for n, p in model.named_parameters():
+        torch.testing.assert_close(p.grad, want[n], rtol=1e-5, atol=1e-6, msg=n)
