@@ -77,7 +77,8 @@ def recording(device: torch.device, max_entries: int = 2_000_000) -> Iterator[_R
         yield rec
         return
     rec.base_bytes = torch.cuda.memory_allocated(device)
-    torch.cuda.memory._record_memory_history(max_entries=max_entries)
+    # Python frames only: C++ unwinding on every allocation would slow the measured step a lot.
+    torch.cuda.memory._record_memory_history(max_entries=max_entries, stacks="python")
     try:
         yield rec
     finally:
