@@ -141,6 +141,12 @@ def _csr(values: Tensor, crow: Tensor | None, idx: Tensor, shape: tuple[int, int
     return torch.sparse_csr_tensor(crow, cols, values.to(dtype), shape, check_invariants=False)
 
 
+def _feature_major(t2: Tensor, dtype: torch.dtype) -> Tensor:
+    """(T, f) -> contiguous (f, T) in `dtype`: the layout in which CSR products and SDDMM read each
+    feature's T values contiguously (on the CPU 2-4x faster than passing the transposed view)."""
+    return t2.T.to(dtype).contiguous()
+
+
 def _autocast_dtype(x: Tensor) -> torch.dtype | None:
     dev = x.device.type
     return torch.get_autocast_dtype(dev) if torch.is_autocast_enabled(dev) else None
@@ -232,7 +238,7 @@ class SLTrainMatmul(torch.autograd.Function):
             if values is not None:
                 dt = _sparse_dtype(x2)
                 S = _csr(values, crow, idx, (out_f, in_f), dt)
-                y2 = y2 + (S @ x2.T.to(dt)).T.to(y2.dtype)  # (out, T)ᵀ
+                y2.add_((S @ _feature_major(x2, dt)).T)  # (out, T)ᵀ
         return y2.reshape(*x.shape[:-1], out_f)
 
     @staticmethod
@@ -263,14 +269,16 @@ class SLTrainMatmul(torch.autograd.Function):
                 gv = gW.reshape(-1)[_flat(crow, idx, in_f)].to(values.dtype) if need_v else None
             return gx, gA, gB, gv, None, None, None, None
         gyB = gy2 @ B  # (T, r)
-        S = None
+        S = gyT = None
         if values is not None and (need_x or need_v):
             dt = _sparse_dtype(x2)
             S = _csr(values, crow, idx, (out_f, in_f), dt)
+            gyT = _feature_major(gy2, dt)  # (out, T)
         if need_x:
             gx = gyB @ sA  # (T, in)
             if S is not None:
-                gx = gx + (S.t() @ gy2.T.to(S.dtype)).T.to(gx.dtype)
+                # Sᵀ as CSR (a sort of the nnz entries) runs ~3x faster than the CSC view S.t().
+                gx.add_((S.t().to_sparse_csr() @ gyT).T)  # (in, T)ᵀ
             gx = gx.reshape(x.shape)
         if need_B:
             gB = gy2.T @ (x2 @ sA.T)  # (out, T)·(T, r)
@@ -281,7 +289,8 @@ class SLTrainMatmul(torch.autograd.Function):
             pattern = torch.sparse_csr_tensor(
                 S.crow_indices(), S.col_indices(), torch.zeros_like(S.values()), S.shape, check_invariants=False
             )
-            gv = torch.sparse.sampled_addmm(pattern, gy2.T.to(S.dtype), x2.to(S.dtype)).values()
+            # Row-contiguous G_yᵀ and column-contiguous x: each sampled entry is one contiguous dot product.
+            gv = torch.sparse.sampled_addmm(pattern, gyT, _feature_major(x2, S.dtype).T).values()
             gv = gv.to(values.dtype)
         return gx, gA, gB, gv, None, None, None, None
 
