@@ -234,11 +234,18 @@ class SLTrainMatmul(torch.autograd.Function):
         if not factored:
             y2 = x2 @ _dense_weight(A, B, values, crow, idx, s).T  # (T, out)
         else:
-            y2 = (x2 @ (A * s).T) @ B.T  # (T, r) -> (T, out)
-            if values is not None:
-                dt = _sparse_dtype(x2)
-                S = _csr(values, crow, idx, (out_f, in_f), dt)
-                y2.add_((S @ _feature_major(x2, dt)).T)  # (out, T)ᵀ
+            dt = _sparse_dtype(x2)
+            if values is None:
+                y2 = (x2 @ (A * s).T) @ B.T  # (T, r) -> (T, out)
+            elif dt == x2.dtype:
+                # All in the feature-major layout the CSR product needs: one transpose in, the sparse
+                # product accumulated into the low-rank one, one transpose out.
+                xT = _feature_major(x2, dt)  # (in, T)
+                yT = torch.addmm(B @ ((A * s) @ xT), _csr(values, crow, idx, (out_f, in_f), dt), xT)  # (out, T)
+                y2 = yT.T.contiguous()
+            else:  # half precision: low rank in it, the sparse product in fp32
+                y2 = (x2 @ (A * s).T) @ B.T
+                y2.add_((_csr(values, crow, idx, (out_f, in_f), dt) @ _feature_major(x2, dt)).T)
         return y2.reshape(*x.shape[:-1], out_f)
 
     @staticmethod
@@ -275,10 +282,14 @@ class SLTrainMatmul(torch.autograd.Function):
             S = _csr(values, crow, idx, (out_f, in_f), dt)
             gyT = _feature_major(gy2, dt)  # (out, T)
         if need_x:
-            gx = gyB @ sA  # (T, in)
-            if S is not None:
-                # Sᵀ as CSR (a sort of the nnz entries) runs ~3x faster than the CSC view S.t().
-                gx.add_((S.t().to_sparse_csr() @ gyT).T)  # (in, T)ᵀ
+            # Sᵀ as CSR (a sort of the nnz entries) runs ~3x faster than the CSC view S.t().
+            St = S.t().to_sparse_csr() if S is not None else None
+            if St is not None and St.dtype == gyB.dtype:
+                gx = torch.addmm(sA.T @ gyB.T, St, gyT).T.contiguous()  # (in, T)ᵀ
+            else:
+                gx = gyB @ sA  # (T, in)
+                if St is not None:
+                    gx.add_((St @ gyT).T)
             gx = gx.reshape(x.shape)
         if need_B:
             gB = gy2.T @ (x2 @ sA.T)  # (out, T)·(T, r)
