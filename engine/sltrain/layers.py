@@ -157,14 +157,14 @@ def _cast(t: Tensor | None, dtype: torch.dtype | None) -> Tensor | None:
 
 
 # Cost of one sparse CSR product relative to a dense multiply-add, per device: CSR_MAC per stored
-# value per token, CSR_ROW per output row per token (row setup and output write). Calibrated on the
-# 2-core CPU (bench/perf_bench.py, layer_bench.py): 128x352 at 4096 tokens, CSR forward 7-8 ms vs
-# dense 2.8 ms; 2048² at 2048 tokens, 48-69 ms vs 164 ms; fwd+bwd at 2048², r 128, 1 thread, fp32:
-# factored 236 ms vs dense 524 ms. The CUDA constants are conservative
+# value per token, CSR_ROW per output row per token (row setup and output write). CPU: fitted to
+# one layer's fwd+bwd at 1024 tokens, fp32, 2 threads, with the feature-major factored path
+# (512->1376, 1376->512 and 512->512 at r 128, delta 0.03: 16.5, 16.5 and 7.7 ms against 19-20,
+# 19-20 and 7.4 ms full rank), which gives 14 and 34 within 5 %. The CUDA constants are conservative
 # (cuSPARSE runs far below cuBLAS peak; they keep the paper's dense path at the 1B shapes) until
 # bench/gpu_perf.py has timed both paths on a GPU.
-CSR_MAC = {"cpu": 5.0, "cuda": 40.0}
-CSR_ROW = {"cpu": 230.0, "cuda": 60.0}
+CSR_MAC = {"cpu": 14.0, "cuda": 40.0}
+CSR_ROW = {"cpu": 34.0, "cuda": 60.0}
 # Half-precision dense matmuls run ~4x faster than fp32 where the hardware has them (2048² at 2048
 # tokens, 1 thread: 116 ms bf16 vs 470 ms fp32 on an AVX512-BF16 CPU) while the sparse products
 # stay in fp32 (_sparse_dtype), so relative to dense work they cost this much more.
