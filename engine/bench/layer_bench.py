@@ -31,6 +31,12 @@ FULL_CASES = [
     ("1B down 5461->2048 r512", 5461, 2048, 512, 0.03, 2048),
 ]
 SMOKE_CASES = [("256x384 r32", 256, 384, 32, 0.03, 256)]
+# llama_60m's three layer shapes at 4 x 256 tokens: where the factored path's CPU cost was fitted.
+CASES_60M = [
+    ("60M attn 512->512 r128", 512, 512, 128, 0.03, 1024),
+    ("60M up 512->1376 r128", 512, 1376, 128, 0.03, 1024),
+    ("60M down 1376->512 r128", 1376, 512, 128, 0.03, 1024),
+]
 
 
 def _variants(in_f, out_f, rank, delta, device, dtype):
@@ -114,14 +120,19 @@ def main() -> None:
     ap.add_argument("--device", default="all", choices=["cpu", "cuda", "all"])
     ap.add_argument("--reps", type=int, default=None, help="timed repetitions after one warm-up (default 1)")
     ap.add_argument("--out", type=Path, default=None)
+    ap.add_argument("--cases", default="full", choices=["full", "60m"], help="layer shapes (default: 2048², 1B)")
+    ap.add_argument("--threads", type=int, default=None, help="CPU threads (default: torch's)")
     args = ap.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
     if args.device != "all":
         devices = [args.device]
-    cases = SMOKE_CASES if args.smoke else FULL_CASES
+    cases = SMOKE_CASES if args.smoke else {"full": FULL_CASES, "60m": CASES_60M}[args.cases]
     reps = args.reps or 1
     rows = [row for d in devices for row in run(cases, d, reps)]
-    default_name = f"layer_bench_{'_'.join(devices)}{'_smoke' if args.smoke else ''}.json"
+    tag = "_smoke" if args.smoke else ("_60m" if args.cases == "60m" else "")
+    default_name = f"layer_bench_{'_'.join(devices)}{tag}.json"
     out = args.out or Path(__file__).parent / "results" / default_name
     out.parent.mkdir(parents=True, exist_ok=True)
     meta = dict(

@@ -11,9 +11,9 @@ autograd keeps only x and the factors (A, B, values, indices). Two numerically e
   faster than the dense path at delta 0.1 (1 thread, 1024 tokens: 553 vs 797 ms).
 
 "auto" picks the path with the lower estimated cost (`path_costs`) for the layer's shape, support
-size, token count and device: CPU CSR products carry a large per-output-row cost, so small layers
-(llama_tiny's 128-wide ones) run dense and wide layers (2048²) run factored. Sparse kernels lack bf16/fp16 on the CPU (and not all exist on
-CUDA), so for half types the sparse products run in fp32 and are cast back.
+size, token count and device: on the CPU in fp32 small layers (llama_tiny's, 20M's, 60M's 512²)
+run dense and wider ones (60M's MLP, 2048²) factored. Sparse kernels lack bf16/fp16 on the CPU (and
+not all exist on CUDA), so for half types the sparse products run in fp32 and are cast back.
 """
 
 from __future__ import annotations
@@ -158,13 +158,13 @@ def _cast(t: Tensor | None, dtype: torch.dtype | None) -> Tensor | None:
 
 # Cost of one sparse CSR product relative to a dense multiply-add, per device: CSR_MAC per stored
 # value per token, CSR_ROW per output row per token (row setup and output write). CPU: fitted to
-# one layer's fwd+bwd at 1024 tokens, fp32, 2 threads, with the feature-major factored path
-# (512->1376, 1376->512 and 512->512 at r 128, delta 0.03: 16.5, 16.5 and 7.7 ms against 19-20,
-# 19-20 and 7.4 ms full rank), which gives 14 and 34 within 5 %. The CUDA constants are conservative
-# (cuSPARSE runs far below cuBLAS peak; they keep the paper's dense path at the 1B shapes) until
-# bench/gpu_perf.py has timed both paths on a GPU.
-CSR_MAC = {"cpu": 14.0, "cuda": 40.0}
-CSR_ROW = {"cpu": 34.0, "cuda": 60.0}
+# `bench/layer_bench.py --cases 60m --threads 2` (fp32, 1024 tokens, r 128, delta 0.03; two runs):
+# SLTrain factored minus low-rank factored, i.e. the three sparse products, took 6-8 ms at 512->512
+# and 11-12 ms at 512->1376 and 1376->512, where a full-rank layer's fwd+bwd takes 7.7 and 19.5 ms.
+# The CUDA constants are conservative (cuSPARSE runs far below cuBLAS peak; they keep the paper's
+# dense path at the 1B shapes) until bench/gpu_perf.py has timed both paths on a GPU.
+CSR_MAC = {"cpu": 18.0, "cuda": 40.0}
+CSR_ROW = {"cpu": 60.0, "cuda": 60.0}
 # Half-precision dense matmuls run ~4x faster than fp32 where the hardware has them (2048² at 2048
 # tokens, 1 thread: 116 ms bf16 vs 470 ms fp32 on an AVX512-BF16 CPU) while the sparse products
 # stay in fp32 (_sparse_dtype), so relative to dense work they cost this much more.

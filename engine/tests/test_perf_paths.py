@@ -17,7 +17,8 @@ ENGINE = Path(__file__).resolve().parents[1]
 
 @pytest.mark.parametrize("in_f,out_f,rank,nnz,tokens,device,want", [
     (128, 352, 32, 1351, 4096, "cpu", "dense"),        # llama_tiny MLP: too narrow for r 32 to save much
-    (512, 1376, 128, 21135, 1024, "cpu", "factored"),  # llama_60m MLP: 16.5 vs 19-20 ms measured
+    (512, 1376, 128, 21135, 1024, "cpu", "factored"),  # llama_60m MLP (layer_bench --cases 60m)
+    (512, 512, 128, 7864, 1024, "cpu", "dense"),       # llama_60m attention: the sparse products cost more
     (128, 128, 32, 491, 4096, "cpu", "dense"),         # llama_tiny attention
     (2048, 2048, 128, 125829, 2048, "cpu", "factored"),  # measured 1.4-2.7x faster factored
     (128, 128, 32, 0, 4096, "cpu", "factored"),        # low rank: no sparse product at all
