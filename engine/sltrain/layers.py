@@ -111,16 +111,15 @@ def sample_support(out_features: int, in_features: int, nnz: int, seed: int, dty
     return picked.to(dtype)
 
 
-def _flat(crow: Tensor | None, idx: Tensor, in_f: int) -> Tensor:
+def _flat(crow: Tensor | None, idx: Tensor | None, in_f: int) -> Tensor | None:
     """The support as flat positions: the stored tensor itself, or expanded from CSR (transient)."""
-    return idx if crow is None else csr_to_flat(crow, idx, in_f)
+    return idx if crow is None or idx is None else csr_to_flat(crow, idx, in_f)
 
 
-def _dense_weight(A: Tensor, B: Tensor, values: Tensor | None, crow: Tensor | None, idx: Tensor | None,
-                  s: float) -> Tensor:
+def _dense_weight(A: Tensor, B: Tensor, values: Tensor | None, flat: Tensor | None, s: float) -> Tensor:
     W = B @ (A * s)  # (out, in), transient
     if values is not None:
-        W.view(-1).index_add_(0, _flat(crow, idx, W.shape[1]), values.to(W.dtype))
+        W.view(-1).index_add_(0, flat, values.to(W.dtype))
     return W
 
 
@@ -132,10 +131,7 @@ def _sparse_dtype(t: Tensor) -> torch.dtype:
 def _csr(values: Tensor, crow: Tensor | None, idx: Tensor, shape: tuple[int, int], dtype: torch.dtype) -> Tensor:
     out_f, in_f = shape
     if crow is None:
-        # Row r's entries are the sorted flat indices in [r·in, (r+1)·in); bounds fit the index dtype.
-        bounds = torch.arange(out_f + 1, device=idx.device, dtype=idx.dtype) * in_f
-        crow = torch.searchsorted(idx, bounds, out_int32=idx.dtype == torch.int32)  # (out+1,)
-        cols = idx % in_f  # (nnz,)
+        crow, cols = flat_to_csr(idx, out_f, in_f, row_offset_dtype(idx.numel()))
     else:
         cols = idx.to(crow.dtype)  # sparse kernels take int32/int64 columns of the offsets' dtype
     return torch.sparse_csr_tensor(crow, cols, values.to(dtype), shape, check_invariants=False)
@@ -232,7 +228,7 @@ class SLTrainMatmul(torch.autograd.Function):
         out_f, in_f = B.shape[0], A.shape[1]
         x2 = x.reshape(-1, in_f)  # (T, in)
         if not factored:
-            y2 = x2 @ _dense_weight(A, B, values, crow, idx, s).T  # (T, out)
+            y2 = x2 @ _dense_weight(A, B, values, _flat(crow, idx, in_f), s).T  # (T, out)
         else:
             dt = _sparse_dtype(x2)
             if values is None:
@@ -265,7 +261,8 @@ class SLTrainMatmul(torch.autograd.Function):
         need_x, need_A, need_B, need_v = ctx.needs_input_grad[:4]
         gx = gA = gB = gv = None
         if not ctx.factored:
-            W = _dense_weight(A, B, values, crow, idx, s)  # (out, in), transient
+            flat = _flat(crow, idx, in_f)  # expanded once for the rebuild and the gather
+            W = _dense_weight(A, B, values, flat, s)  # (out, in), transient
             if need_x:
                 gx = (gy2 @ W).reshape(x.shape)
             del W
@@ -273,7 +270,7 @@ class SLTrainMatmul(torch.autograd.Function):
                 gW = gy2.T @ x2  # (out, in), transient
                 gB = gW @ sA.T if need_B else None  # (out, r)
                 gA = (B.T @ gW) * s if need_A else None  # (r, in): A's gradient carries s
-                gv = gW.reshape(-1)[_flat(crow, idx, in_f)].to(values.dtype) if need_v else None
+                gv = gW.reshape(-1)[flat].to(values.dtype) if need_v else None
             return gx, gA, gB, gv, None, None, None, None
         gyB = gy2 @ B  # (T, r)
         S = gyT = None
@@ -407,7 +404,7 @@ class SLTrainLinear(nn.Module):
     @torch.no_grad()
     def weight_dense(self) -> Tensor:
         """s·B·A + S as a dense (out, in) tensor in the parameters' dtype (for merge and export)."""
-        return _dense_weight(self.A, self.B, self.values, *self._support(), self.scale)
+        return _dense_weight(self.A, self.B, self.values, _flat(*self._support(), self.in_features), self.scale)
 
     def extra_repr(self) -> str:
         return (
