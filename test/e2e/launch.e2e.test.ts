@@ -73,12 +73,7 @@ test('launch from the palette, watch, reload mid-run, stop', { timeout: 420_000 
   });
 
   await t.test('reload mid-run: the run keeps going, the view reattaches without gaps or repeats', async () => {
-    const before = await viewState();
-    await page.reload();
-    await page.locator('.monaco-workbench').waitFor({ timeout: 60_000 });
-    const after = await wb.waitFor(page, viewState, (v) => v.lastStep > before.lastStep && v.points >= v.lastStep, 'new steps after the reload', 120_000);
-    assert.equal(after.status, 'running');
-    assert.equal(after.points, after.lastStep, 'one point per step: none lost, none repeated');
+    await wb.reloadAndExpectReattach(page);
   });
 
   await t.test('stop from the run view: checkpoint, then "stopped" everywhere', async () => {

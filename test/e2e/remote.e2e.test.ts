@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, before, test } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
-import { makeWorld, remotePython, USER, type World } from '../ssh/harness/world';
+import { groupAlive, makeWorld, remotePython, USER, type World } from '../ssh/harness/world';
 import { ROOT, startCodeServer, type CodeServer } from './codeServer';
 import * as wb from './workbench';
 
@@ -67,15 +67,6 @@ function record(kind: 'ssh' | 'multinode'): Record {
   const found = all.find((r) => r.target.kind === kind);
   if (!found) throw new Error(`no ${kind} run in ${runsDir()}`);
   return found;
-}
-
-function groupAlive(pgid: number): boolean {
-  try {
-    process.kill(-pgid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 test('launch on an SSH host from the palette, watch, stop', { timeout: 240_000 }, async (t) => {
@@ -135,12 +126,7 @@ test('launch on an SSH host from the palette, watch, stop', { timeout: 240_000 }
   });
 
   await t.test('window reload: the remote run keeps going and the view reattaches', async () => {
-    const before = await viewState();
-    await page.reload();
-    await page.locator('.monaco-workbench').waitFor({ timeout: 60_000 });
-    const after = await wb.waitFor(page, viewState, (v) => v.lastStep > before.lastStep && v.points >= v.lastStep, 'new steps after the reload', 120_000);
-    assert.equal(after.status, 'running');
-    assert.equal(after.points, after.lastStep, 'one point per step: none lost, none repeated');
+    await wb.reloadAndExpectReattach(page);
     // The key is known now: reconnecting asks nothing.
     assert.equal(await page.locator('.monaco-dialog-box').count(), 0);
   });

@@ -1,5 +1,6 @@
 // Driving the code-server workbench from playwright: the command palette, quick picks and input
 // boxes, dialog and notification buttons, and the run view's webview. Shared by the e2e tests.
+import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { chromium, type Browser, type Frame, type Page } from 'playwright-core';
@@ -99,4 +100,15 @@ export async function viewState(page: Page): Promise<{ points: number; lastStep:
   const stepText = (await view.locator('.run .step').first().textContent()) ?? '';
   const status = (await view.locator('.run .badge').first().textContent()) ?? '';
   return { points, lastStep: Number(/step (\d+)/.exec(stepText)?.[1] ?? -1), status };
+}
+
+/** Reloads the window mid-run: the run keeps going and the run view reattaches without gaps or repeats. */
+export async function reloadAndExpectReattach(page: Page): Promise<void> {
+  const state = (): ReturnType<typeof viewState> => viewState(page);
+  const before = await state();
+  await page.reload();
+  await page.locator('.monaco-workbench').waitFor({ timeout: 60_000 });
+  const after = await waitFor(page, state, (v) => v.lastStep > before.lastStep && v.points >= v.lastStep, 'new steps after the reload', 120_000);
+  assert.equal(after.status, 'running');
+  assert.equal(after.points, after.lastStep, 'one point per step: none lost, none repeated');
 }

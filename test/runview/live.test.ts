@@ -3,26 +3,22 @@
 // Prints the latency from the engine writing an event to the point being in the page (goal < 250 ms;
 // printed, not asserted). The engine is the fake fixture here (fast, steady); test/integration runs
 // the real one into the host-side model.
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import type { Browser, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { LocalBackend } from '../../src/core/runs/localBackend';
 import { newRunId, RunStore } from '../../src/core/runs/store';
 import { RunWatcher } from '../../src/core/runs/watcher';
-import { debugInfo, launchBrowser, openRunView, send } from './page';
+import { debugInfo, send, withRunView } from './page';
 
 const FAKE = resolve(__dirname, '../../../test/core/fixtures/fake_engine.py');
-let browser: Browser;
 let page: Page;
-
-before(async () => {
-  browser = await launchBrowser();
-  page = await openRunView(browser);
+withRunView((p) => {
+  page = p;
 });
-after(async () => browser?.close());
 
 function stats(xs: number[]): string {
   const s = [...xs].sort((a, b) => a - b);

@@ -2,6 +2,7 @@
 // a stub acquireVsCodeApi() that records what the page posts, messages delivered as window 'message'.
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { after, before } from 'node:test';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import type { HostToRunView, RunViewDebug, RunViewToHost } from '../../src/shared/protocol/runview';
 import { runViewHtml } from '../../src/extension/runs/html';
@@ -57,6 +58,16 @@ export async function openRunView(browser: Browser): Promise<Page> {
   });
   await page.goto(`${ORIGIN}/index.html`);
   return page;
+}
+
+/** One browser and run view page for a test file: opened before its tests, closed after them. */
+export function withRunView(use: (page: Page) => void): void {
+  let browser: Browser | undefined;
+  before(async () => {
+    browser = await launchBrowser();
+    use(await openRunView(browser));
+  });
+  after(async () => browser?.close());
 }
 
 export async function posted(page: Page): Promise<RunViewToHost[]> {

@@ -1,22 +1,18 @@
 // The run view in headless Chromium: the ready handshake, snapshot/append/meta rendering, the error
 // banner, compare overlay, a 100k-point snapshot (time printed, not asserted) and a screenshot.
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
-import type { Browser, Page } from 'playwright-core';
-import { debugInfo, launchBrowser, openRunView, posted, send, waitForRender } from './page';
+import type { Page } from 'playwright-core';
+import { debugInfo, posted, send, waitForRender, withRunView } from './page';
 import { evalColumns, snapshot, stepColumns } from './data';
 
 const RESULTS = resolve(__dirname, '../../../test/results');
-let browser: Browser;
 let page: Page;
-
-before(async () => {
-  browser = await launchBrowser();
-  page = await openRunView(browser);
+withRunView((p) => {
+  page = p;
 });
-after(async () => browser?.close());
 
 test('posts ready first, renders a snapshot, appends and status', async () => {
   await page.waitForFunction(() => (window as unknown as { posted: unknown[] }).posted.length > 0);

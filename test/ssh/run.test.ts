@@ -8,7 +8,7 @@ import type { LaunchSpec, RunBackend, RunRecord } from '../../src/core/runs/type
 import type { GpuSample } from '../../src/core/ssh/deps';
 import { collector, stats } from './harness/collect';
 import { testDeps } from './harness/fakes';
-import { fixtureEngine, makeWorld } from './harness/world';
+import { fixtureEngine, groupAlive, makeWorld } from './harness/world';
 import type { World } from './harness/world';
 
 let w: World;
@@ -22,15 +22,6 @@ before(async () => {
 after(async () => { await w.close(); });
 
 const spec = (id: string, engineArgs: string[]): LaunchSpec => ({ id, name: id, target: { kind: 'ssh', host: w.host() }, engineArgs });
-
-function groupAlive(pgid: number): boolean {
-  try {
-    process.kill(-pgid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 async function until(cond: () => boolean | Promise<boolean>, ms: number): Promise<void> {
   const end = Date.now() + ms;

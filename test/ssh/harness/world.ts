@@ -101,3 +101,13 @@ export async function makeWorld(servers = 1, fakeGpu = false): Promise<World> {
     },
   };
 }
+
+/** Whether any process of the process group still exists (the sshd runs as this user, on this host). */
+export function groupAlive(pgid: number): boolean {
+  try {
+    process.kill(-pgid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
