@@ -229,6 +229,6 @@ def method_defaults(preset_name: str, method: str = "sltrain") -> dict[str, Any]
     d["alpha"] = float(d["alpha"])
     if method == "galore":
         d["rank"] = preset.get("galore_rank", d["rank"])
-        # GaLore's scripts use a longer projector refresh gap at 7B (reference.md §3).
+        # GaLore's scripts use a longer projector refresh gap at 7B (500 instead of 200).
         d["galore_update_gap"] = 500 if name == "llama_7b" else 200
     return d

@@ -1,4 +1,4 @@
-"""The machine-readable event stream (design.md): one JSON object per line with "v": 1, "event",
+"""The machine-readable event stream (docs/contracts.md, "Events"): one JSON object per line with "v": 1, "event",
 "time" (unix seconds) and "rank", appended to OUT/events.jsonl and printed on stdout; flushed per
 event so that a client tailing either sees each event at once. Only rank 0 writes.
 

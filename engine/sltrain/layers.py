@@ -304,7 +304,7 @@ class SLTrainMatmul(torch.autograd.Function):
 
 
 class SLTrainLinear(nn.Module):
-    """Linear layer with weight s·B·A + S (reference.md §1); delta = 0 gives the low-rank baseline.
+    """Linear layer with weight s·B·A + S, s = alpha/r, with a fixed random support for S; delta = 0 gives the low-rank baseline.
 
     With delta = 0 there is no `values` parameter and no `indices` buffer (both are None).
     On the meta device nothing is sampled or initialised (used for instant parameter counting).

@@ -25,7 +25,7 @@ class RunConfig:
     # model and method
     model: str = "llama_tiny"
     method: str = "sltrain"
-    rank: int | None = None          # preset's (reference.md §3); hidden/4 for a config.json
+    rank: int | None = None          # the preset's; hidden/4 for a config.json
     delta: float | None = None
     alpha: float | None = None
     index_dtype: str = "auto"        # int16 CSR while in <= 32768, else flat int32 / int64

@@ -1,4 +1,4 @@
-// `sltrain plan`: the planner on the command line (design.md's flags and --json contract).
+// `sltrain plan`: the planner on the command line (flags and the --json contract: docs/contracts.md).
 import { readFileSync } from 'node:fs';
 import { findGpu, GPU_MODELS, usableBytes } from '../core/gpus';
 import { ConfigError, findPreset, parseLlamaConfigText, PRESETS, type ModelConfig } from '../core/modelConfig';

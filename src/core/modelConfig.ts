@@ -16,7 +16,7 @@ export interface ModelConfig {
   tieWordEmbeddings: boolean;
 }
 
-/** SLTrain defaults a preset carries (reference.md §3). */
+/** SLTrain defaults a preset carries (the SLTrain scripts' rank/delta/alpha for that size). */
 export interface MethodDefaults {
   rank: number;
   delta: number;

@@ -19,7 +19,7 @@ function problems(text: string): ConfigError {
 }
 
 describe('model configs', () => {
-  it('every preset of reference.md §2 is bundled', () => {
+  it('every preset of the SLTrain/GaLore configs is bundled', () => {
     for (const n of ['9m', '20m', '35m', '40m', '60m', '71m', '100m', '130m', '250m', '350m', '1b', '3b', '7b', '13b']) {
       assert.ok(findPreset(n), n);
     }

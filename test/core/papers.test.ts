@@ -13,7 +13,7 @@ function planOf(name: string, o: Partial<PlanOptions>): ReturnType<typeof plan> 
 
 describe("papers' published figures", () => {
   it('LLaMA 7B full rank in bf16: "about 42 GB: 14 GB of weights and 28 GB of Adam states"', () => {
-    // SLTrain §1 rounds the parameter count to 7e9: 7e9 · 2 B = 14 GB and 2 · 7e9 · 2 B = 28 GB.
+    // The SLTrain paper's introduction rounds the parameter count to 7e9: 7e9 · 2 B = 14 GB and 2 · 7e9 · 2 B = 28 GB.
     // The exact count is 6,738,415,616, so the same convention gives 13.48 GB + 26.95 GB = 40.43 GB;
     // the published 42 GB is the rounding of the parameter count, not a different convention.
     const r = planOf('llama_7b', { method: 'full' });

@@ -13,7 +13,7 @@ function preset(name: string): ModelConfig {
   return p.config;
 }
 
-/** Independent count straight from the LlamaConfig fields (reference.md §1–§2). */
+/** Independent count straight from the LlamaConfig fields (the Llama architecture: untied embeddings, seven linears per block). */
 function expectedCounts(c: ModelConfig, method: Method, r: number, delta: number): { total: number; trainable: number; nnz: number } {
   const h = c.hiddenSize;
   const kv = (c.numKeyValueHeads * h) / c.numAttentionHeads;
@@ -68,7 +68,7 @@ describe('parameter counts', () => {
   });
 });
 
-describe("papers' estimate (reference.md §5)", () => {
+describe("papers' estimate (docs/memory.md §1)", () => {
   const c = preset('llama_350m');
   const o = defaultPlanOptions(c);
   const by = Object.fromEntries(planAll(c, o).map((r) => [r.method, r]));

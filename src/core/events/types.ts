@@ -1,5 +1,6 @@
-// Typed engine events: one JSON object per line of OUT/events.jsonl (design.md "Event stream").
-// Numbers may be non-finite: the engine's JSON writer can emit NaN/Infinity for a diverged loss.
+// Typed engine events: one JSON object per line of OUT/events.jsonl (docs/contracts.md, "Events").
+// The engine writes a non-finite number (a diverged loss) as null, since JSON has no NaN; the parser
+// also accepts NaN/Infinity literals from other writers.
 
 export type EndStatus = 'completed' | 'failed' | 'stopped';
 

@@ -1,4 +1,4 @@
-// The papers' memory convention (reference.md §5): weights + optimizer states only, everything in bf16
+// The papers' memory convention (docs/memory.md §1): weights + optimizer states only, everything in bf16
 // (2 B per element), int64 sparse indices (8 B), 1 G = 1e9 B. No gradients, no activations.
 import type { ModelConfig } from '../modelConfig';
 import { linearShapes, sparseNonzeros } from './tensors';

@@ -1,5 +1,5 @@
 // The peak of torch.cuda.max_memory_allocated over one training step of the bundled engine
-// (reference.md §6): the largest of end of forward, start/end of backward and the optimizer step.
+// (docs/memory.md §2): the largest of end of forward, start/end of backward and the optimizer step.
 import type { ModelConfig } from '../modelConfig';
 import { activations } from './activations';
 import { galoreShapes, paramElementBytes, roundBlock, staticBytes, type StaticDetail } from './staticBytes';

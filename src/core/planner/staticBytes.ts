@@ -21,7 +21,7 @@ export function paramElementBytes(o: PlanOptions): number {
 export const BNB_MIN_8BIT_SIZE = 4096;
 export const BNB_BLOCK = 256;
 
-/** GaLore projector and low-rank moment shapes for a matrix (m, n) at rank r (reference.md §4). */
+/** GaLore projector and low-rank moment shapes for a matrix (m, n) at rank r: P is r×n when m ≥ n, else m×r. */
 export function galoreShapes(m: number, n: number, r: number): { projector: number; moment: number } {
   const rr = Math.min(r, m, n);
   return m >= n ? { projector: rr * n, moment: m * rr } : { projector: m * rr, moment: rr * n };

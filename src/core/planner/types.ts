@@ -1,4 +1,4 @@
-// Planner inputs and outputs. These shapes are the `sltrain plan --json` contract (design.md): the CLI
+// Planner inputs and outputs. These shapes are the `sltrain plan --json` contract (docs/contracts.md): the CLI
 // prints them as they are and the planner panel renders them, so add fields, never rename.
 
 export type Method = 'full' | 'lowrank' | 'relora' | 'galore' | 'sltrain';
@@ -46,7 +46,7 @@ export interface ParamCounts {
   components: Record<string, { total: number; trainable: number }>;
 }
 
-/** The papers' convention (reference.md §5): bf16 weights + optimizer states, int64 indices, 1 G = 1e9 B. */
+/** The papers' convention (docs/memory.md §1): bf16 weights + optimizer states, int64 indices, 1 G = 1e9 B. */
 export interface Estimate {
   weightsBytes: number;
   optimizerBytes: number;

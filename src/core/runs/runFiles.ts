@@ -1,4 +1,4 @@
-// The files a detached run leaves in its directory (design.md), and how to read them without the
+// The files a detached run leaves in its directory (docs/contracts.md), and how to read them without the
 // process: pid/pgid from the wrapper, exit_code once it finished, the last `end` event.
 import { open, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -64,7 +64,7 @@ export async function readEndStatus(eventsPath: string, tailBytes = 256 * 1024):
   }
 }
 
-/** Status from the exit code when no end event says it: design.md's codes 0/2/3/1, 128+n = signal n. */
+/** Status from the exit code when no end event says it: the engine's codes 0/2/3/1 (docs/contracts.md), 128+n = signal n. */
 export function statusFromExit(code: number, stopRequested: boolean): EndStatus {
   if (code === 0) return 'completed';
   if (stopRequested && code >= 128) return 'stopped';

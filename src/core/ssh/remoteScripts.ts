@@ -1,4 +1,4 @@
-// Shell scripts run on the host over exec channels. Layout of a remote run directory (design.md):
+// Shell scripts run on the host over exec channels. Layout of a remote run directory (docs/contracts.md):
 // events.jsonl (written by the engine), log (stdout+stderr), pgid, exit_code, stop_requested.
 // All paths are absolute (resolved from $HOME once) and every word is quoted.
 import { shJoin, shQuote } from './quote';

@@ -1,4 +1,4 @@
-// Starts a real OpenSSH server on 127.0.0.1 for the tests (recipe from docs/testing.md) and can kill
+// Starts a real OpenSSH server on 127.0.0.1 for the tests (own host key, config and authorized_keys in a temp dir) and can kill
 // its per-connection children to simulate a dropped link while the listener stays up.
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
