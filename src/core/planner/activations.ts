@@ -2,7 +2,8 @@
 // transient logits / cross-entropy tensors around the loss. Terms follow engine/sltrain/model.py op
 // by op; the CPU parity test checks the total against saved_tensors_hooks in `sltrain.measure`.
 import type { ModelConfig } from '../modelConfig';
-import { linearShapes } from './tensors';
+import { plannerMethod } from './methods';
+import { linearShapes } from './shapes';
 import type { PlanOptions } from './types';
 
 /** The engine's loss chunk: sequences are processed so that one fp32 chunk stays under 64 MiB. */
@@ -64,11 +65,8 @@ function normOutputBytes(N: number, h: number, readers: number, o: PlanOptions, 
  */
 function autocastWeightBytes(c: ModelConfig, o: PlanOptions): number {
   if (o.precision !== 'mixed') return 0;
-  let perLayer = 0;
-  for (const l of linearShapes(c)) {
-    if (o.method === 'full' || o.method === 'galore') perLayer += l.out * l.in;
-    if (o.method === 'relora') perLayer += l.out * l.in + o.rank * (l.in + l.out);
-  }
+  const method = plannerMethod(o.method);
+  const perLayer = linearShapes(c).reduce((sum, l) => sum + method.autocastCachedElements(l, o.rank), 0);
   return 2 * (c.numHiddenLayers * perLayer + (c.tieWordEmbeddings ? 0 : c.vocabSize * c.hiddenSize));
 }
 
@@ -83,8 +81,8 @@ export function activations(c: ModelConfig, o: PlanOptions): ActivationModel {
   const H = c.numAttentionHeads;
   const V = c.vocabSize;
   const norm = rmsNormBytes(N, h, o);
-  // ReLoRA's adaptor keeps its rank-r intermediate x·Aᵀ for B's gradient, in every linear.
-  const adaptor = o.method === 'relora' ? linearShapes(c).length * N * o.rank * a : 0;
+  // What the method's linears save beyond their inputs (ReLoRA: each adaptor's rank-r intermediate).
+  const adaptor = linearShapes(c).length * N * plannerMethod(o.method).extraSavedPerToken(o.rank) * a;
   // One layer's saved bytes, with the cheap linear inputs released (a plain forward) or kept (the
   // forward a checkpointed layer reruns in backward).
   const layerBytes = (released: boolean): number => {

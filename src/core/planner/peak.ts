@@ -2,8 +2,8 @@
 // (docs/memory.md §2): the largest of end of forward, start/end of backward and the optimizer step.
 import type { ModelConfig } from '../modelConfig';
 import { activations } from './activations';
-import { galoreShapes, paramElementBytes, roundBlock, staticBytes, type StaticDetail } from './staticBytes';
-import { modelTensors } from './tensors';
+import { plannerMethod } from './methods';
+import { staticBytes, type StaticDetail } from './staticBytes';
 import type { Peak, PeakItem, PeakPhase, PlanOptions, StaticBytes } from './types';
 
 const MiB = 1024 * 1024;
@@ -32,23 +32,10 @@ export function shard(s: StaticBytes, o: PlanOptions): StaticBytes {
 
 /**
  * Transient bytes of the optimizer step. The engine steps AdamW with the fused kernel (no state-sized
- * temporaries) and bitsandbytes in place; GaLore materialises the full-size update of one matrix at a
- * time and, on projector refresh steps, an fp32 copy of the gradient plus its thin SVD factors.
+ * temporaries) and bitsandbytes in place; a method may add its own (GaLore's full-size update and SVD).
  */
 export function optimizerTemporaries(c: ModelConfig, o: PlanOptions): number {
-  if (o.method !== 'galore') return 0;
-  const p = paramElementBytes(o);
-  let worst = 0;
-  for (const t of modelTensors(c, o)) {
-    if (!t.galoreMatrix) continue;
-    const { m, n } = t.galoreMatrix;
-    const k = Math.min(m, n);
-    const low = galoreShapes(m, n, o.galoreRank ?? o.rank).moment;
-    const update = roundBlock(low * p) + roundBlock(m * n * p);
-    const svd = roundBlock(m * n * 4) + roundBlock(m * k * 4) + roundBlock(k * 4) + roundBlock(k * n * 4);
-    worst = Math.max(worst, update, svd);
-  }
-  return worst;
+  return plannerMethod(o.method).stepTemporaryBytes(c, o);
 }
 
 /** The parts of the peak that do not depend on the batch shape: computed once per fit search. */

@@ -2,6 +2,7 @@
 import { defaultsFor, PRESETS, type ModelConfig } from '../modelConfig';
 import { activations } from './activations';
 import { paperEstimate } from './estimate';
+import { plannerMethod } from './methods';
 import { peakMemory, staticPeakParts, type StaticPeakParts } from './peak';
 import { staticBytes } from './staticBytes';
 import { modelTensors } from './tensors';
@@ -76,19 +77,6 @@ function maxMicroBatch(config: ModelConfig, o: PlanOptions, parts: StaticPeakPar
   return lo;
 }
 
-/** For SLTrain that does not fit: the largest rank (then delta) on a small ladder that does. */
-function suggestSltrain(config: ModelConfig, o: PlanOptions): Fit['suggestion'] {
-  const ranks = [o.rank, o.rank / 2, o.rank / 4, o.rank / 8].map(Math.floor).filter((r) => r >= 8);
-  const deltas = [o.delta, 0.03, 0.02, 0.01].filter((d, i, all) => d <= o.delta && all.indexOf(d) === i);
-  for (const rank of ranks) {
-    for (const delta of deltas) {
-      const bytes = peakMemory(config, { ...o, rank, delta }).bytes;
-      if (bytes <= o.gpuMemoryBytes) return { rank, delta, peakBytes: bytes };
-    }
-  }
-  return undefined;
-}
-
 export function plan(config: ModelConfig, options: PlanOptions): PlanResult {
   const params = countParams(config, options);
   const st = staticBytes(config, options);
@@ -97,8 +85,9 @@ export function plan(config: ModelConfig, options: PlanOptions): PlanResult {
   const peak = peakMemory(config, options, parts);
   const fits = peak.bytes <= options.gpuMemoryBytes;
   const fit: Fit = { gpuMemoryBytes: options.gpuMemoryBytes, fits, maxMicroBatch: maxMicroBatch(config, options, parts) };
-  if (!fits && options.method === 'sltrain') {
-    const suggestion = suggestSltrain(config, options);
+  const suggest = plannerMethod(options.method).suggestFit;
+  if (!fits && suggest) {
+    const suggestion = suggest(options, options.gpuMemoryBytes, (o) => peakMemory(config, o).bytes);
     if (suggestion) fit.suggestion = suggestion;
   }
   return {

@@ -2,36 +2,21 @@
 // SLTrain indices and GaLore projectors. Each number is a sum over modelTensors(), so it matches the
 // engine's `measure` (which walks the real tensors) to the byte.
 import type { ModelConfig } from '../modelConfig';
-import { modelTensors, type TensorSpec } from './tensors';
+import { galoreShapes, paramElementBytes, roundBlock, type TensorSpec } from './shapes';
+import { modelTensors } from './tensors';
 import type { PlanOptions, StaticBytes } from './types';
 
-export const ALLOCATOR_BLOCK = 512;
-
-/** Bytes of a tensor as the CUDA caching allocator hands them out (multiples of 512 B). */
-export function roundBlock(bytes: number): number {
-  return bytes === 0 ? 0 : Math.ceil(bytes / ALLOCATOR_BLOCK) * ALLOCATOR_BLOCK;
-}
-
-/** Parameter (and gradient, and Adam moment) element size: pure bf16 keeps 2 B, fp32 master weights 4 B. */
-export function paramElementBytes(o: PlanOptions): number {
-  return o.precision === 'bf16' ? 2 : 4;
-}
+export { ALLOCATOR_BLOCK, galoreShapes, paramElementBytes, roundBlock } from './shapes';
 
 /** bitsandbytes 8-bit Adam: blockwise quantised states for tensors of at least 4096 elements. */
 export const BNB_MIN_8BIT_SIZE = 4096;
 export const BNB_BLOCK = 256;
 
-/** GaLore projector and low-rank moment shapes for a matrix (m, n) at rank r: P is r×n when m ≥ n, else m×r. */
-export function galoreShapes(m: number, n: number, r: number): { projector: number; moment: number } {
-  const rr = Math.min(r, m, n);
-  return m >= n ? { projector: rr * n, moment: m * rr } : { projector: m * rr, moment: rr * n };
-}
-
 /** One entry per optimizer state tensor of a parameter: [bytes, isProjector]. */
 export function optimizerStateTensors(t: TensorSpec, o: PlanOptions): Array<[number, boolean]> {
   const p = paramElementBytes(o);
   const step: [number, boolean] = [4, false]; // torch keeps `step` as a float32 scalar tensor
-  if (t.galoreMatrix && o.method === 'galore') {
+  if (t.galoreMatrix) {
     const g = galoreShapes(t.galoreMatrix.m, t.galoreMatrix.n, o.galoreRank ?? o.rank);
     // 8-bit GaLore keeps a low-rank buffer per matrix that an inner bitsandbytes AdamW steps.
     if (o.optimizer === 'adam8bit') return [step, [g.moment * p, false], ...adam8bitStates(g.moment), [g.projector * p, true]];
@@ -43,7 +28,7 @@ export function optimizerStateTensors(t: TensorSpec, o: PlanOptions): Array<[num
 
 /** Elements of the Adam moments of a parameter (GaLore's live in the low-rank shape). */
 function quantisedElements(t: TensorSpec, o: PlanOptions): number {
-  if (t.galoreMatrix && o.method === 'galore') return galoreShapes(t.galoreMatrix.m, t.galoreMatrix.n, o.galoreRank ?? o.rank).moment;
+  if (t.galoreMatrix) return galoreShapes(t.galoreMatrix.m, t.galoreMatrix.n, o.galoreRank ?? o.rank).moment;
   return t.numel;
 }
 
