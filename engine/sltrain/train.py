@@ -6,7 +6,8 @@ rejected before OUT is created; if OUT already existed (a launcher made it for t
 event and exit_code are still written there and nothing else is touched.
 
 Exit codes: 0 completed, or stopped by SIGTERM/SIGINT (the current step finishes, a checkpoint is
-written, `end` has status "stopped"); 2 bad input; 3 diverged (NaN/inf loss); 1 any other failure.
+written, `end` has status "stopped"); 2 bad input; 3 diverged (NaN/inf loss); 4 OUT is held by a live
+engine (nothing written there, see runlock.py); 1 any other failure.
 A reader that goes away (closed stdout/stderr pipe) does not stop the run: events.jsonl goes on.
 """
 from __future__ import annotations
@@ -26,7 +27,7 @@ from pathlib import Path
 
 import torch
 
-from . import checkpoint, data, dist, runconfig
+from . import checkpoint, data, dist, runconfig, runlock
 from .errors import ConfigError, MissingDependency
 from .events import EventLog, Progress
 from .measure import param_counts
@@ -241,7 +242,10 @@ class Trainer:
 
 
 def _check_out_dir(out: Path, resume: bool) -> None:
-    """OUT must be creatable and writable; a fresh run never reuses another run's directory."""
+    """OUT must be creatable and writable; a fresh run never reuses another run's directory, and no
+    run (fresh or --resume) starts in a folder a live engine holds."""
+    if out.is_dir():
+        runlock.check_free(out)  # before the probe below: a live run's folder gets no write at all
     if out.exists() and not out.is_dir():
         raise ConfigError(f"--out {out}: exists and is not a directory")
     probe = out
@@ -287,13 +291,13 @@ def _print_traceback() -> None:
 
 def _reject(message: str, code: str, out: Path | None, rank: int, exit_code: int = EXIT_BAD_INPUT) -> int:
     """Failure before the run starts: one line on stderr, one error event; OUT is written (events,
-    exit_code) only if it already existed."""
+    exit_code) only if it already existed and no live engine holds it."""
     if rank == 0:
         try:
             sys.stderr.write(f"error: {message}\n")
         except (OSError, ValueError):
             pass
-    existing = out if out is not None and out.is_dir() and rank == 0 else None
+    existing = out if out is not None and out.is_dir() and rank == 0 and not runlock.is_held(out) else None
     log = EventLog(existing / "events.jsonl" if existing else None, rank)
     log.emit("error", message=message, code=code)
     log.close()
@@ -317,6 +321,10 @@ def main(argv: list[str] | None = None) -> int:
         trainer = Trainer(cfg)  # tokenizer and data sources are opened (and checked) here
         out = Path(cfg.out)
         _check_out_dir(out, resume)
+    except runlock.RunBusy as e:
+        if d is not None:
+            dist.shutdown()
+        return _reject(str(e), "busy", None, rank, runlock.EXIT_BUSY)
     except (ConfigError, MissingDependency) as e:
         if d is not None:
             dist.shutdown()
@@ -327,8 +335,13 @@ def main(argv: list[str] | None = None) -> int:
         return _reject(f"{type(e).__name__}: {e}", "internal", _out_from_argv(argv), rank, EXIT_FAILED)
 
     dist.barrier(d)  # no rank checks OUT after rank 0 has started writing it
+    run_lock = None
     if d.main:
-        out.mkdir(parents=True, exist_ok=True)
+        try:  # held until exit; taken before anything is written into OUT
+            run_lock = runlock.acquire(out)
+        except runlock.RunBusy as e:  # another engine took OUT since the check above
+            dist.shutdown()
+            return _reject(str(e), "busy", None, rank, runlock.EXIT_BUSY)
         (out / "exit_code").unlink(missing_ok=True)  # a resumed run is running again
         (out / "pid").write_text(f"{os.getpid()}\n")
         (out / "config.json").write_text(runconfig.to_json(cfg))
@@ -354,6 +367,7 @@ def main(argv: list[str] | None = None) -> int:
         log.close()
         if d.main:
             (out / "exit_code").write_text(f"{code}\n")
+            run_lock.release()
         dist.shutdown()
     return code
 
