@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import torch
 from torch import Tensor, nn
 
+from . import methods
 from .config import MethodConfig
 from .errors import ConfigError, MissingDependency
 
 OPTIMIZERS = ("adamw", "adam8bit")
 IMPLS = ("auto", "foreach", "fused", "for")
-# The weights GaLore projects: the seven linears of every decoder block.
-GALORE_TARGET = re.compile(r"model\.layers\.\d+\.(self_attn|mlp)\.(q|k|v|o|gate|up|down)_proj\.weight$")
 
 
 def import_bitsandbytes(feature: str):
@@ -104,27 +102,14 @@ class OptimizerBundle:
         self._hooks.clear()
 
 
-def _param_groups(model: nn.Module, method_cfg: MethodConfig) -> list[dict[str, Any]]:
-    named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
-    if method_cfg.method != "galore":
-        return [{"params": [p for _, p in named]}]
-    galore = [p for n, p in named if GALORE_TARGET.search(n)]
-    rest = [p for n, p in named if not GALORE_TARGET.search(n)]
-    extras = dict(rank=method_cfg.rank, update_proj_gap=method_cfg.galore_update_gap,
-                  scale=method_cfg.galore_scale, proj_type=method_cfg.galore_proj_type)
-    return [g for g in ({"params": rest}, {"params": galore, **extras}) if g["params"]]
-
-
 def _factory(method_cfg: MethodConfig, optimizer: str, impl: str, **hp) -> Callable[[list], torch.optim.Optimizer]:
     if optimizer not in OPTIMIZERS:
         raise ConfigError(f"unknown optimizer {optimizer!r}: use one of {', '.join(OPTIMIZERS)}")
     if impl not in IMPLS:
         raise ConfigError(f"optimizer impl must be one of {', '.join(IMPLS)}, got {impl!r}")
-    if method_cfg.method == "galore":
-        from .galore import GaLoreAdamW, GaLoreAdamW8bit
-
-        cls = GaLoreAdamW if optimizer == "adamw" else GaLoreAdamW8bit
-        return lambda groups: cls(groups, **hp)
+    own = methods.get(method_cfg.method).optimizer_class(optimizer)
+    if own is not None:
+        return lambda groups: own(groups, **hp)
     if optimizer == "adam8bit":
         bnb = import_bitsandbytes("--optimizer adam8bit")
         return lambda groups: bnb.optim.AdamW8bit(groups, **hp)
@@ -149,8 +134,9 @@ def build_optimizer(
 ) -> OptimizerBundle:
     """Optimizer for a model built by `methods.build_model`; trainable parameters only.
 
-    galore: GaLore groups for the seven block linears' weights, plain Adam for the rest, in one
-    optimizer. impl selects torch AdamW's kernel (ignored by 8-bit and GaLore optimizers).
+    The method decides the parameter groups and may bring its own optimizer class (GaLore: projected
+    Adam for the seven block linears' weights, plain Adam for the rest, in one optimizer). impl
+    selects torch AdamW's kernel (ignored by 8-bit and GaLore optimizers).
     Weight decay (decoupled) applies to every trainable parameter.
     """
     if per_layer and _distributed_world_size() > 1:
@@ -159,7 +145,8 @@ def build_optimizer(
             "for its all-reduce before any update); run on one GPU or drop --per-layer"
         )
     make = _factory(method_cfg, optimizer, impl, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay)
-    groups = _param_groups(model, method_cfg)
+    named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
+    groups = methods.get(method_cfg.method).param_groups(named, method_cfg)
     if not per_layer:
         return OptimizerBundle([make(groups)])
     per_param = [make([{**g, "params": [p]}]) for g in groups for p in g["params"]]

@@ -31,10 +31,9 @@ from . import checkpoint, data, dist, runconfig, runlock
 from .errors import ConfigError, MissingDependency
 from .events import EventLog, Progress
 from .measure import param_counts
+from . import methods
 from .methods import build_model
 from .optim import build_optimizer, default_impl
-from .relora import relora_lr_multiplier, relora_reset
-from .schedule import lr_at
 from .tokenizer import load_tokenizer
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_DIVERGED = 0, 1, 2, 3
@@ -68,6 +67,7 @@ class Trainer:
     def __init__(self, cfg):
         self.cfg, self.step, self.tokens = cfg, 0, 0
         self.model_cfg = cfg.model_config()
+        self.mcfg, self.method = cfg.method_config(), methods.get(cfg.method)
         self.tok = load_tokenizer(cfg.tokenizer)
         self.warnings = []
         if self.tok.vocab_size > self.model_cfg.vocab_size:
@@ -130,13 +130,7 @@ class Trainer:
         return torch.autocast(device_type=self.d.device.type, dtype=torch.bfloat16)
 
     def lr(self, step: int) -> float:
-        c = self.cfg
-        if c.method == "relora":  # the jagged schedule: a short re-warmup after every merge
-            return c.lr * relora_lr_multiplier(step, total_steps=c.steps, warmup=c.warmup,
-                                               reset_every=c.relora_reset_every,
-                                               restart_warmup=min(50, max(1, c.relora_reset_every // 4)),
-                                               min_ratio=c.min_lr_ratio)
-        return lr_at(step, peak=c.lr, warmup=c.warmup, total=c.steps, min_ratio=c.min_lr_ratio)
+        return self.method.lr(step, self.cfg)  # ReLoRA: a short re-warmup after every merge
 
     def train_step(self) -> tuple[float, float | None, int]:
         """One optimizer update over grad_accum micro-batches; returns (loss, grad_norm, tokens).
@@ -227,8 +221,7 @@ class Trainer:
                 self.log.emit("error", message=msg, code="diverged")
                 return EXIT_DIVERGED, "failed"
             progress.update(self.step, loss, lr)
-            if c.method == "relora" and self.step < c.steps:
-                relora_reset(self.model, self.opt, self.step, reset_every=c.relora_reset_every)
+            self.method.after_update(self.model, self.opt, self.step, c, self.mcfg)
             last = self.step == c.steps
             if c.eval_every and (self.step % c.eval_every == 0 or last):
                 self.evaluate()

@@ -1,7 +1,9 @@
-"""Training methods as model converters: swap the seven block linears for factored layers.
+"""Training methods, one module each, registered here by name; and the model builder that asks the
+method what each of the seven block linears becomes.
 
-full and galore train the plain model (GaLore lives in the optimizer), so their converter is the
-identity. lowrank = SLTrain with delta 0; relora = frozen weight + LoRA adaptor.
+full and galore train the plain model (GaLore lives in the optimizer), so their layers stay dense.
+lowrank = SLTrain with delta 0; relora = frozen weight + LoRA adaptor. See `base.TrainingMethod`
+for the hooks a method provides.
 """
 
 from __future__ import annotations
@@ -9,46 +11,48 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .config import LlamaConfig, MethodConfig, linear_shapes
-from .layers import ReLoRALinear, SLTrainLinear, support_seed_for
-from .model import LlamaForCausalLM
+from ..config import METHODS, LlamaConfig, MethodConfig, linear_shapes
+from ..errors import ConfigError
+from ..model import LlamaForCausalLM
+from . import full, galore, lowrank, relora, sltrain
+from .base import TrainingMethod
 
 BLOCK_LINEARS = tuple(name for name, _, _ in linear_shapes(LlamaConfig(8, 8, 1, 1, 1, 8)))
-FACTORED_METHODS = ("lowrank", "relora", "sltrain")
+REGISTRY: dict[str, TrainingMethod] = {m.METHOD.name: m.METHOD for m in (full, lowrank, relora, galore, sltrain)}
+# config.METHODS is the list users see in messages; both must name the same methods.
+assert tuple(REGISTRY) == METHODS, (tuple(REGISTRY), METHODS)
 
 
-def _factored_linear(name: str, lin: nn.Linear, method_cfg: MethodConfig, seed: int, device, dtype) -> nn.Module:
-    c = method_cfg
-    if c.method == "relora":
-        return ReLoRALinear(lin.in_features, lin.out_features, c.rank, c.alpha, device=device, dtype=dtype)
-    return SLTrainLinear(
-        lin.in_features, lin.out_features, c.rank, c.delta if c.method == "sltrain" else 0.0, c.alpha,
-        support_seed=support_seed_for(seed, name), index_dtype=c.index_dtype, device=device, dtype=dtype,
-    )
+def get(name: str) -> TrainingMethod:
+    try:
+        return REGISTRY[name]
+    except KeyError:
+        raise ConfigError(f"unknown method {name!r}: use one of {', '.join(REGISTRY)}") from None
 
 
 def convert(
     model: LlamaForCausalLM, method_cfg: MethodConfig, seed: int, *, device=None, dtype=None
 ) -> LlamaForCausalLM:
-    """Replace q,k,v,o,gate,up,down of every block in place (identity for full and galore).
+    """Replace q,k,v,o,gate,up,down of every block in place by the method's layers (full and galore
+    keep them dense).
 
     Each new layer's support seed derives from (seed, its module name), never from construction
     order. device/dtype default to those of the linear being replaced.
     """
-    if method_cfg.method not in FACTORED_METHODS:
-        return model
+    method = get(method_cfg.method)
     for i, layer in enumerate(model.model.layers):
         for rel in BLOCK_LINEARS:
             parent_name, attr = rel.split(".")
             parent = getattr(layer, parent_name)
             lin = getattr(parent, attr)
             name = f"model.layers.{i}.{rel}"
-            new = _factored_linear(
+            new = method.linear(
                 name, lin, method_cfg, seed,
                 device if device is not None else lin.weight.device,
                 dtype if dtype is not None else lin.weight.dtype,
             )
-            setattr(parent, attr, new)
+            if new is not None:
+                setattr(parent, attr, new)
     return model
 
 

@@ -1,0 +1,12 @@
+"""The low-rank baseline: SLTrain's layer with no sparse part (delta 0)."""
+from .sltrain import SLTrain
+
+
+class LowRank(SLTrain):
+    name = "lowrank"
+
+    def sparsity(self, mcfg) -> float:
+        return 0.0
+
+
+METHOD = LowRank()
