@@ -44,6 +44,14 @@ def support_seed_for(run_seed: int, module_name: str) -> int:
 INT16_MAX_COLUMNS = 2**15  # column indices 0 .. 32767
 
 
+def support_size(out_features: int, in_features: int, delta: float) -> int:
+    """Nonzeros of a fixed support: int(delta * (out * in)), the integer product first, as the
+    reference code computes it. (delta * in * out evaluated left to right rounds differently for
+    some shapes: 29 x 100 at delta 0.01 gives 28 that way and 29 this way.) The planner's
+    sparseNonzeros uses the same order."""
+    return int(delta * (out_features * in_features))
+
+
 def resolve_index_dtype(index_dtype: str, out_features: int, in_features: int) -> tuple[str, torch.dtype]:
     """How one layer stores its support: ("csr", column dtype) or ("flat", index dtype).
 
@@ -321,7 +329,7 @@ class SLTrainLinear(nn.Module):
         self.delta, self.alpha, self.scale = delta, alpha, alpha / rank
         self.support_seed, self.path = support_seed, path
         self._auto: dict[tuple[int, str, torch.dtype], str] = {}
-        self.nnz = math.floor(delta * in_features * out_features)
+        self.nnz = support_size(out_features, in_features, delta)
         kw = dict(device=device, dtype=dtype)
         self.A = nn.Parameter(torch.empty(rank, in_features, **kw))  # (r, in)
         self.B = nn.Parameter(torch.empty(out_features, rank, **kw))  # (out, r)

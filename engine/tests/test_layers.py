@@ -106,7 +106,7 @@ def test_support_properties():
     a = SLTrainLinear(in_f, out_f, 4, delta, 8.0, support_seed=support_seed_for(0, "model.layers.0.mlp.up_proj"))
     b = SLTrainLinear(in_f, out_f, 4, delta, 8.0, support_seed=support_seed_for(0, "model.layers.0.mlp.up_proj"))
     c = SLTrainLinear(in_f, out_f, 4, delta, 8.0, support_seed=support_seed_for(0, "model.layers.1.mlp.up_proj"))
-    nnz = math.floor(delta * in_f * out_f)
+    nnz = int(delta * (in_f * out_f))
     idx = a.flat_indices()
     assert idx.numel() == nnz == a.values.numel()
     assert torch.equal(idx, idx.sort().values) and idx.unique().numel() == nnz
@@ -240,3 +240,14 @@ def test_state_dict_loads_across_index_layouts(src, dst):
     assert b.index_layout == ("csr" if dst == "int16" else "flat")
     x = torch.randn(5, 21, dtype=torch.float64)
     torch.testing.assert_close(b(x), a(x), rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("out_f,in_f,delta,expected", [(29, 100, 0.01, 29), (100, 29, 0.01, 29), (64, 64, 0.03, 122)])
+def test_support_size_takes_the_integer_product_first(out_f, in_f, delta, expected):
+    # delta * out * in left to right gives 28 for 29 x 100 at 0.01 (0.29 * 100 = 28.999...); the
+    # reference computes int(delta * (in * out)) = 29, and so must the layer and the planner.
+    from sltrain.layers import support_size
+
+    assert support_size(out_f, in_f, delta) == expected
+    layer = SLTrainLinear(in_f, out_f, 4, delta, 8.0, support_seed=0)
+    assert layer.values.numel() == expected

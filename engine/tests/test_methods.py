@@ -19,7 +19,7 @@ def _expected_counts(cfg: dict, method: str, rank: int, delta: float) -> tuple[i
     shapes = [(h, h), (kv_dim, h), (kv_dim, h), (h, h), (i, h), (i, h), (h, i)]  # (out, in)
     dense = L * sum(o * n for o, n in shapes)
     lowrank = L * sum(rank * (o + n) for o, n in shapes)
-    sparse = L * sum(math.floor(delta * o * n) for o, n in shapes)
+    sparse = L * sum(int(delta * (o * n)) for o, n in shapes)
     rest = V * h * (1 if cfg.get("tie_word_embeddings") else 2) + (2 * L + 1) * h
     return {
         "full": (rest + dense, rest + dense),

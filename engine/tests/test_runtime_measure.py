@@ -7,6 +7,7 @@ import torch
 
 from sltrain import measure, runconfig
 from sltrain.config import linear_shapes
+from sltrain.layers import support_size
 from sltrain.methods import build_model
 from test_train_e2e import run_cli
 
@@ -44,7 +45,7 @@ def test_static_bytes_are_exact(method):
         assert b["projectors"] == 0
         assert b["optimizer_states"] == 2 * nbytes(trainable) + 4 * adam_tensors
     mc = cfg.model_config()
-    nnz = (sum(math.floor(cfg.delta * o * i) for _, o, i in linear_shapes(mc)) * mc.num_hidden_layers
+    nnz = (sum(support_size(o, i, cfg.delta) for _, o, i in linear_shapes(mc)) * mc.num_hidden_layers
            if method == "sltrain" else 0)
     assert m["params"]["sparse_nonzeros"] == nnz
     # "auto" stores CSR: an int16 column per nonzero and an int32 row offset per output row (+1)

@@ -3,7 +3,7 @@ import { strict as assert } from 'node:assert';
 import { describe, it } from 'node:test';
 import { findPreset, PRESETS, type ModelConfig } from '../../src/core/modelConfig';
 import { defaultPlanOptions, plan, planAll } from '../../src/core/planner/plan';
-import { indexLayout, linearShapes } from '../../src/core/planner/tensors';
+import { indexLayout, linearShapes, sparseNonzeros } from '../../src/core/planner/tensors';
 import type { Method, PlanOptions } from '../../src/core/planner/types';
 import { validatePlanOptions } from '../../src/core/planner/validate';
 
@@ -45,6 +45,12 @@ function expectedCounts(c: ModelConfig, method: Method, r: number, delta: number
 }
 
 describe('parameter counts', () => {
+  it('takes the support size as the engine does: the integer product first', () => {
+    // Left to right, 0.01 · 100 · 29 = 28.999…; the engine's int(delta · (in · out)) gives 29.
+    assert.equal(sparseNonzeros({ kind: 'q_proj', out: 29, in: 100 }, 0.01), 29);
+    assert.equal(sparseNonzeros({ kind: 'q_proj', out: 64, in: 64 }, 0.03), 122);
+  });
+
   for (const p of PRESETS) {
     it(`${p.name}: every method matches the independent count`, () => {
       const o = defaultPlanOptions(p.config);
@@ -167,7 +173,7 @@ describe('peak properties', () => {
   it('CSR supports (auto, int16) cost 2 B per nonzero plus 4 B per output row and offset', () => {
     const r = plan(c, { ...base, indexDtype: 'auto' });
     assert.deepEqual(r.staticBytes.indices, plan(c, { ...base, indexDtype: 'int16' }).staticBytes.indices);
-    const perLayer = linearShapes(c).reduce((sum, l) => sum + 2 * Math.floor(base.delta * l.in * l.out) + 4 * (l.out + 1), 0);
+    const perLayer = linearShapes(c).reduce((sum, l) => sum + 2 * Math.floor(base.delta * (l.in * l.out)) + 4 * (l.out + 1), 0);
     assert.equal(r.staticBytes.indices, c.numHiddenLayers * perLayer);
     assert.ok(r.staticBytes.indices < plan(c, { ...base, indexDtype: 'int32' }).staticBytes.indices * 0.55);
   });

@@ -51,9 +51,12 @@ export function linearShapes(c: ModelConfig): LinearShape[] {
   ];
 }
 
-/** nnz of the fixed support: floor(delta · in · out), evaluated in the engine's order. */
+/**
+ * nnz of the fixed support: floor(delta · (in · out)), the integer product first, as the engine and
+ * the reference code compute it (left to right, 29×100 at delta 0.01 would give 28 instead of 29).
+ */
 export function sparseNonzeros(l: LinearShape, delta: number): number {
-  return Math.floor(delta * l.in * l.out);
+  return Math.floor(delta * (l.in * l.out));
 }
 
 /** The widest input int16 column indices address (0 .. 32767). */
