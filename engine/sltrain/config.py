@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from .errors import ConfigError
+from .limits import MODEL as MODEL_LIMITS, RUN as RUN_LIMITS, read_json_file
 
 PRESETS_PATH = Path(__file__).with_name("presets.json")
 PRESETS: dict[str, dict[str, Any]] = json.loads(PRESETS_PATH.read_text())["presets"]
@@ -80,14 +82,9 @@ def load_model_config(spec: str) -> LlamaConfig:
             f"unknown model preset {spec!r}: use one of {', '.join(PRESETS)} "
             "or a path to a Hugging Face config.json"
         )
-    if not path.is_file():
+    if not path.exists():
         raise ConfigError(f"model config file not found: {path} (give a preset name or an existing config.json)")
-    try:
-        raw = json.loads(path.read_text())
-    except json.JSONDecodeError as e:
-        raise ConfigError(f"{path} is not valid JSON: {e.msg} at line {e.lineno}, column {e.colno}") from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise ConfigError(f"cannot read model config {path}: {e}") from None
+    raw = read_json_file(path, "--model")
     if not isinstance(raw, dict):
         raise ConfigError(f"{path} must hold a JSON object with LlamaConfig fields")
     return llama_config_from_dict(raw, source=str(path))
@@ -104,12 +101,19 @@ def _int_field(raw: dict[str, Any], key: str, source: str, default: int | None =
     return v
 
 
+def _check_size(source: str, key: str, v: int) -> None:
+    limit = MODEL_LIMITS[key]
+    if v > limit:
+        raise ConfigError(f"{source}: field {key!r} is {v}, above the limit of {limit}; "
+                          "use a real model size (the largest Llama models are far below it)")
+
+
 def _float_field(raw: dict[str, Any], key: str, source: str, default: float) -> float:
     v = raw.get(key)
     if v is None:
         return default
-    if isinstance(v, bool) or not isinstance(v, (int, float)) or not v > 0:
-        raise ConfigError(f"{source}: field {key!r} must be a positive number, got {v!r}")
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 < v < math.inf:
+        raise ConfigError(f"{source}: field {key!r} must be a positive number (and finite), got {v!r}")
     return float(v)
 
 
@@ -122,12 +126,14 @@ def llama_config_from_dict(raw: dict[str, Any], source: str = "model config") ->
     for k, v in ints.items():
         if v < 1:
             raise ConfigError(f"{source}: field {k!r} must be a positive integer, got {v}")
+        _check_size(source, k, v)
     heads = ints["num_attention_heads"]
     kv_heads = _int_field(raw, "num_key_value_heads", source, default=heads)
     if ints["hidden_size"] % heads:
         raise ConfigError(
             f"{source}: num_attention_heads ({heads}) must divide hidden_size ({ints['hidden_size']})"
         )
+    _check_size(source, "num_key_value_heads", kv_heads)
     if kv_heads < 1 or heads % kv_heads:
         raise ConfigError(f"{source}: num_key_value_heads ({kv_heads}) must divide num_attention_heads ({heads})")
     head_dim = raw.get("head_dim")
@@ -142,17 +148,25 @@ def llama_config_from_dict(raw: dict[str, Any], source: str = "model config") ->
     tie = raw.get("tie_word_embeddings", False)
     if not isinstance(tie, bool):
         raise ConfigError(f"{source}: field 'tie_word_embeddings' must be true or false, got {tie!r}")
+    max_pos = _int_field(raw, "max_position_embeddings", source, default=2048)
+    if max_pos < 1:
+        raise ConfigError(f"{source}: field 'max_position_embeddings' must be a positive integer, got {max_pos}")
+    _check_size(source, "max_position_embeddings", max_pos)
+    token_ids = {k: _int_field(raw, k, source, default=d)
+                 for k, d in (("bos_token_id", 0), ("eos_token_id", 1), ("pad_token_id", -1))}
+    for k, v in token_ids.items():  # -1 is the papers' "no such token"
+        if not -1 <= v < ints["vocab_size"]:
+            raise ConfigError(f"{source}: field {k!r} is {v}; use -1 (none) or an id below vocab_size "
+                              f"({ints['vocab_size']})")
     return LlamaConfig(
         **ints,
         num_key_value_heads=kv_heads,
-        max_position_embeddings=_int_field(raw, "max_position_embeddings", source, default=2048),
+        max_position_embeddings=max_pos,
         rms_norm_eps=_float_field(raw, "rms_norm_eps", source, 1e-6),
         tie_word_embeddings=tie,
         initializer_range=_float_field(raw, "initializer_range", source, 0.02),
         rope_theta=_float_field(raw, "rope_theta", source, 10000.0),
-        bos_token_id=_int_field(raw, "bos_token_id", source, default=0),
-        eos_token_id=_int_field(raw, "eos_token_id", source, default=1),
-        pad_token_id=_int_field(raw, "pad_token_id", source, default=-1),
+        **token_ids,
     )
 
 
@@ -186,8 +200,9 @@ class MethodConfig:
                 f"rank must be an integer in [1, {max_rank}] (the smallest dimension of the model's "
                 f"linear layers), got {self.rank!r}"
             )
-        if self.method in ("lowrank", "relora", "sltrain") and not self.alpha > 0:
-            raise ConfigError(f"alpha must be positive, got {self.alpha}")
+        if self.method in ("lowrank", "relora", "sltrain") and not 0 < self.alpha <= RUN_LIMITS["alpha"]:
+            raise ConfigError(f"alpha must be positive and at most {RUN_LIMITS['alpha']:g} (scale = alpha / rank), "
+                              f"got {self.alpha}")
         if self.method == "relora":
             if self.relora_reset_every < 1:
                 raise ConfigError(f"relora_reset_every must be >= 1, got {self.relora_reset_every}")
@@ -200,8 +215,9 @@ class MethodConfig:
                 raise ConfigError(
                     f"galore_proj_type must be one of {', '.join(GALORE_PROJ_TYPES)}, got {self.galore_proj_type!r}"
                 )
-            if not self.galore_scale > 0:
-                raise ConfigError(f"galore_scale must be positive, got {self.galore_scale}")
+            if not 0 < self.galore_scale <= RUN_LIMITS["galore_scale"]:
+                raise ConfigError(f"galore_scale must be positive and at most {RUN_LIMITS['galore_scale']:g}, "
+                                  f"got {self.galore_scale}")
 
 
 def linear_shapes(model_cfg: LlamaConfig) -> list[tuple[str, int, int]]:

@@ -7,3 +7,7 @@ class ConfigError(ValueError):
 
 class MissingDependency(RuntimeError):
     """An optional package is needed. The message names the pip package to install."""
+
+
+# Exit codes of the engine's commands (train, measure, export); the CLI reads them from exit_code.
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_DIVERGED = 0, 1, 2, 3

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import time
 from dataclasses import asdict, dataclass, fields
@@ -18,6 +19,7 @@ from pathlib import Path
 from .config import PRESETS, LlamaConfig, MethodConfig, _preset_name, load_model_config, method_defaults
 from .dist import resolve_device
 from .errors import ConfigError
+from .limits import RUN as LIMITS, max_threads, read_json_file
 
 
 @dataclass
@@ -146,12 +148,7 @@ def _apply(cfg: RunConfig, values: dict, source: str) -> None:
 
 
 def _read_run_file(path: Path) -> dict:
-    try:
-        raw = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise ConfigError(f"--config {path}: no such file") from None
-    except (OSError, json.JSONDecodeError) as e:
-        raise ConfigError(f"--config {path}: cannot read it as JSON ({e})") from None
+    raw = read_json_file(path, "--config")
     if not isinstance(raw, dict):
         raise ConfigError(f"--config {path}: must hold one JSON object of settings")
     return raw
@@ -199,6 +196,33 @@ def _check(ok: bool, msg: str) -> None:
         raise ConfigError(msg)
 
 
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+# The bound of each count, from limits.json: step counts share the one of --steps.
+_STEP_COUNTS = ("steps", "warmup", "eval_every", "save_every", "keep_checkpoints", "relora_reset_every",
+                "galore_update_gap")
+
+
+def _check_bounds(cfg: RunConfig) -> None:
+    """Every count has an upper bound: past it a run would exhaust memory or crash before training."""
+    limits = {**{n: LIMITS["steps"] for n in _STEP_COUNTS}, "seed": LIMITS["seed"],
+              **{n: LIMITS[n] for n in ("batch_size", "grad_accum", "seq_len", "eval_batches")}}
+    hints = {"batch_size": "; reach a larger global batch with --grad-accum",
+             "grad_accum": "; raise --batch-size or the number of processes instead"}
+    for name, limit in limits.items():
+        v = getattr(cfg, name)
+        _check(isinstance(v, int) and not isinstance(v, bool) and v <= limit,
+               f"{_flag(name)} {v} is above the limit of {limit}; use a smaller value{hints.get(name, '')}")
+    _check(cfg.seed >= 0, f"--seed must be an integer >= 0, got {cfg.seed}")
+    threads = max_threads()
+    _check(cfg.num_threads <= threads,
+           f"--num-threads {cfg.num_threads} is above the limit of {threads} ({LIMITS['num_threads_per_cpu']} per "
+           f"CPU of this machine's {os.cpu_count() or 1}); use --num-threads {min(4, threads)} or another value "
+           f"up to {threads}")
+
+
 def validate(cfg: RunConfig, model_cfg: LlamaConfig, world: int = 1) -> None:
     for name, choices in CHOICES.items():
         _check(getattr(cfg, name) in choices, f"--{name.replace('_', '-')} {getattr(cfg, name)!r}: use one of {', '.join(choices)}")
@@ -208,11 +232,16 @@ def validate(cfg: RunConfig, model_cfg: LlamaConfig, world: int = 1) -> None:
     for name in ("warmup", "eval_every", "save_every", "keep_checkpoints"):
         _check(isinstance(getattr(cfg, name), int) and getattr(cfg, name) >= 0,
                f"--{name.replace('_', '-')} must be an integer >= 0, got {getattr(cfg, name)!r}")
+    _check_bounds(cfg)
     _check(cfg.warmup < cfg.steps, f"--warmup ({cfg.warmup}) must be smaller than --steps ({cfg.steps})")
-    _check(cfg.lr > 0, f"--lr must be positive, got {cfg.lr}")
+    _check(0 < cfg.lr <= LIMITS["lr"],
+           f"--lr {cfg.lr} is outside (0, {LIMITS['lr']:g}]; typical peak rates are 1e-4 to 1e-2")
     _check(0.0 <= cfg.min_lr_ratio <= 1.0, f"--min-lr-ratio must be in [0, 1], got {cfg.min_lr_ratio}")
-    _check(cfg.grad_clip >= 0, f"--grad-clip must be >= 0 (0 = off), got {cfg.grad_clip}")
-    _check(cfg.weight_decay >= 0, f"--weight-decay must be >= 0, got {cfg.weight_decay}")
+    _check(0 <= cfg.grad_clip < math.inf, f"--grad-clip must be a finite number >= 0 (0 = off), got {cfg.grad_clip}")
+    _check(0 <= cfg.weight_decay <= LIMITS["weight_decay"],
+           f"--weight-decay {cfg.weight_decay} is outside [0, {LIMITS['weight_decay']:g}]; typical values are 0 to 0.1")
+    _check(cfg.out.strip() != "", f"--out {cfg.out!r} is empty; give a run directory, or leave --out out for "
+                                  "runs/<model>-<method>-<time>")
     _check(cfg.seq_len <= model_cfg.max_position_embeddings,
            f"--seq-len {cfg.seq_len} is longer than the model's max_position_embeddings "
            f"({model_cfg.max_position_embeddings}); use --seq-len {model_cfg.max_position_embeddings} or less")
