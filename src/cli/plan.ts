@@ -1,5 +1,5 @@
 // `sltrain plan`: the planner on the command line (flags and the --json contract: docs/contracts.md).
-import { readFileSync } from 'node:fs';
+import { readConfigFile } from '../core/configFile';
 import { findGpu, GPU_MODELS, usableBytes } from '../core/gpus';
 import { ConfigError, findPreset, parseLlamaConfigText, PRESETS, type ModelConfig } from '../core/modelConfig';
 import { defaultPlanOptions, plan, planAll } from '../core/planner/plan';
@@ -45,8 +45,9 @@ export function loadModel(spec: string): ModelConfig {
   if (preset) return preset.config;
   let text: string;
   try {
-    text = readFileSync(spec, 'utf8');
-  } catch {
+    text = readConfigFile(spec);
+  } catch (e) {
+    if (e instanceof ConfigError) throw e;
     throw new UsageError(
       `--model "${spec}" is neither a preset nor a readable file. Presets: ${PRESETS.map((p) => p.name).join(', ')}.`,
     );

@@ -1,6 +1,26 @@
 // Finds where a JSON text stops being valid. JSON.parse's message carries no position in current V8,
 // and an editor user needs the line and column while typing.
 
+/**
+ * Offset of the first bracket that opens nesting level `maxDepth + 1`, or -1. Strings are skipped, so
+ * brackets inside them do not count. Run before parsing: it bounds the recursion of jsonErrorOffset.
+ */
+export function jsonDepthOffset(text: string, maxDepth: number): number {
+  let depth = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x22) {
+      // Skip a string: up to the next quote that is not escaped.
+      for (i++; i < text.length && text.charCodeAt(i) !== 0x22; i++) if (text.charCodeAt(i) === 0x5c) i++;
+    } else if (c === 0x7b || c === 0x5b) {
+      if (++depth > maxDepth) return i;
+    } else if (c === 0x7d || c === 0x5d) {
+      depth--;
+    }
+  }
+  return -1;
+}
+
 /** Offset of the first character at which `text` is not valid JSON, or -1 when it is valid. */
 export function jsonErrorOffset(text: string): number {
   let i = 0;

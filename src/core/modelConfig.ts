@@ -1,7 +1,8 @@
 // Llama model configs: Hugging Face `config.json` parsing, validation and the bundled presets.
 // The preset table lives in engine/sltrain/presets.json so the engine and the planner can never disagree.
 import presetsJson from '../../engine/sltrain/presets.json';
-import { jsonErrorOffset } from './jsonError';
+import { MAX_CONFIG_BYTES, MAX_JSON_DEPTH, MODEL_FIELD_LIMITS, type ModelLimitField } from './inputLimits';
+import { jsonDepthOffset, jsonErrorOffset } from './jsonError';
 
 /** The fields of a Hugging Face LlamaConfig that decide parameter counts and memory. */
 export interface ModelConfig {
@@ -76,8 +77,17 @@ function lineColumn(text: string, offset: number): { line: number; column: numbe
   return { line, column: offset - before.lastIndexOf('\n') };
 }
 
-/** Parses JSON text; a syntax error becomes a ConfigError with the line and column. */
+/** Parses JSON text; a syntax error, a text too large or nested too deep becomes a ConfigError. */
 export function parseJsonText(text: string, source: string): unknown {
+  // Characters never outnumber UTF-8 bytes, so this check cannot refuse a text within the byte limit.
+  if (text.length > MAX_CONFIG_BYTES) {
+    throw new ConfigError([{ message: `${source}: ${text.length} characters is more than a model config can be (limit ${MAX_CONFIG_BYTES} bytes). Give the model's config.json.` }]);
+  }
+  const deep = jsonDepthOffset(text, MAX_JSON_DEPTH);
+  if (deep >= 0) {
+    const at = lineColumn(text, deep);
+    throw new ConfigError([{ ...at, message: `${source}: JSON nested deeper than ${MAX_JSON_DEPTH} levels at line ${at.line}, column ${at.column}; a model config nests 2 or 3. Give the model's config.json.` }]);
+  }
   try {
     return JSON.parse(text);
   } catch (err) {
@@ -114,6 +124,11 @@ export function validateLlamaConfig(raw: unknown, name: string): ModelConfig {
     }
     if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0) {
       problems.push({ field, message: `${name}: field "${field}" must be a positive integer, got ${JSON.stringify(v)}.` });
+      return;
+    }
+    const limit = MODEL_FIELD_LIMITS[field as ModelLimitField];
+    if (v > limit) {
+      problems.push({ field, message: `${name}: field "${field}" is ${v}, above the limit of ${limit}; no Llama model is that large. Check the value.` });
       return;
     }
     ints[key] = v;

@@ -1,4 +1,5 @@
 // Checks of planner options against a model: one message per problem, naming the option and the fix.
+import { PLAN_OPTION_LIMITS } from '../inputLimits';
 import type { ModelConfig } from '../modelConfig';
 import { indexDtypeProblem, linearShapes } from './tensors';
 import type { PlanOptions } from './types';
@@ -8,6 +9,11 @@ export function validatePlanOptions(c: ModelConfig, o: PlanOptions): string[] {
   const smallest = Math.min(...linearShapes(c).map((l) => Math.min(l.in, l.out)));
   const int = (name: string, v: number, min: number): void => {
     if (!Number.isInteger(v) || v < min) problems.push(`${name} must be an integer >= ${min}, got ${v}.`);
+    else atMost(name, v);
+  };
+  const atMost = (name: string, v: number): void => {
+    const limit = (PLAN_OPTION_LIMITS as Record<string, number>)[name];
+    if (limit !== undefined && v > limit) problems.push(`${name} ${v} is above the limit of ${limit}; use ${limit} or less.`);
   };
   int('--rank', o.rank, 1);
   int('--batch', o.microBatch, 1);
@@ -22,7 +28,9 @@ export function validatePlanOptions(c: ModelConfig, o: PlanOptions): string[] {
     problems.push(`--delta must be in (0, 1), got ${o.delta}; the papers use 0.03 (0.05 at 7B).`);
   }
   if (!(o.alpha > 0)) problems.push(`--alpha must be positive, got ${o.alpha}.`);
+  else atMost('--alpha', o.alpha);
   if (!(o.gpuMemoryBytes > 0)) problems.push('--gpu-memory must be a positive number of GB.');
+  else atMost('--gpu-memory', o.gpuMemoryBytes / 1e9);
   if (o.perLayer && o.gpus > 1) {
     problems.push('--per-layer cannot be combined with --gpus > 1: per-layer updates step inside backward hooks, before DDP has reduced the gradients.');
   }
