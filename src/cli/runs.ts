@@ -3,13 +3,16 @@ import { join, resolve } from 'node:path';
 import { parseArgs, UsageError, type FlagSpec } from './args';
 import { backendFor, RemoteUnavailableError, type BackendContext } from '../core/runs/backends';
 import { checkEnvironment, pythonCandidates, systemCommandRunner } from '../core/runs/environment';
-import { followRun } from '../core/runs/follower';
-import { formatEventLine, tableHeader } from '../core/runs/format';
+import { escapeControls, terminalJson } from '../core/events/escape';
+import { followRun, UnsafeEventsFileError } from '../core/runs/follower';
+import { formatEventLine, formatSkippedLine, tableHeader } from '../core/runs/format';
 import { findProductDir } from '../core/runs/productDir';
-import { readExitCode } from '../core/runs/runFiles';
-import { newRunId, RunStore } from '../core/runs/store';
-import type { HostSpec, LaunchSpec, RunRecord, RunTarget } from '../core/runs/types';
+import { EVENTS_FILE, readExitCode } from '../core/runs/runFiles';
+import { RunUnreachableError, StopRefusedError } from '../core/runs/runErrors';
+import { isFinal, newRunId, RunStore } from '../core/runs/store';
+import type { HostSpec, LaunchSpec, RunBackend, RunRecord, RunTarget } from '../core/runs/types';
 import type { EngineEvent } from '../core/events/types';
+import { LineSink, whenReady } from './lineSink';
 
 export type RunsCommand = 'launch' | 'attach' | 'stop' | 'runs';
 
@@ -65,8 +68,8 @@ export async function runRunsCommand(cmd: RunsCommand, argv: string[]): Promise<
       err(`sltrain ${cmd}: ${e.message}\n${USAGE[cmd]}`);
       return 2;
     }
-    if (e instanceof RemoteUnavailableError) {
-      err(`sltrain ${cmd}: ${e.message}`);
+    if (e instanceof RemoteUnavailableError || e instanceof UnsafeEventsFileError) {
+      err(`sltrain ${cmd}: ${escapeControls(e.message)}`);
       return 2;
     }
     throw e;
@@ -129,7 +132,24 @@ async function launch(flags: Map<string, string | number | boolean>, engineArgs:
   const store = new RunStore(ctx.runsDir);
   const backend = backendFor(target, ctx);
   const spec: LaunchSpec = { id: newRunId(Date.now()), name: runName(engineArgs), target, engineArgs };
-  const record = await backend.launch(spec);
+  // Saved before the start and completed after it: a crash or a dropped link in between leaves a
+  // "starting" record that `runs`, `attach` and `stop` reconcile with the host (launches are
+  // idempotent by run id, so the host never holds a run this store does not know of).
+  await store.save({
+    id: spec.id, name: spec.name, target, engineArgs, dir: target.kind === 'local' ? store.dirFor(spec.id) : '',
+    localDir: store.dirFor(spec.id), createdAt: Date.now(), status: 'starting',
+  });
+  let record: RunRecord;
+  try {
+    record = await backend.launch(spec);
+  } catch (e) {
+    if (e instanceof RunUnreachableError) {
+      err(`sltrain launch: ${e.message} Its record ${spec.id} stays "starting" until \`sltrain runs\` can ask the host.`);
+      return 1;
+    }
+    await store.delete(spec.id).catch(() => undefined); // nothing was started: no record of a run that never was
+    throw e;
+  }
   await store.save(record);
   if (json && flags.get('detach') === true) out(JSON.stringify(record));
   else err(`launched run ${record.id} in ${record.dir}`);
@@ -140,11 +160,12 @@ async function launch(flags: Map<string, string | number | boolean>, engineArgs:
 async function attach(ref: string, json: boolean): Promise<number> {
   const ctx = context('python3');
   const store = new RunStore(ctx.runsDir);
-  const record = await store.resolve(ref);
-  if (!record) {
+  const found = await store.resolve(ref);
+  if (!found) {
     err(`sltrain attach: no run "${ref}" in ${ctx.runsDir} (see \`sltrain runs\`).`);
     return 2;
   }
+  const record = await reconciled(store, backendFor(found.target, ctx), found);
   return follow(store, record, json, ctx);
 }
 
@@ -154,48 +175,79 @@ async function follow(store: RunStore, record: RunRecord, json: boolean, ctx: Ba
   const abort = new AbortController();
   const onSigint = (): void => abort.abort();
   process.once('SIGINT', onSigint);
-  if (!json) out(tableHeader());
+  // Everything printed from here on comes from the run folder: escaped, and written with back-pressure.
+  const stdout = new LineSink(process.stdout, abort);
+  const stderr = new LineSink(process.stderr, abort);
+  const id = escapeControls(record.id);
+  if (!json) stdout.line(tableHeader());
   let end: EngineEvent | undefined;
   try {
     await followRun(backend, record, 0, (events) => {
       for (const e of events) {
         if (e.event === 'end') end = e;
-        if (json) out(JSON.stringify(e));
-        else if (e.event === 'warning' || e.event === 'error') err(formatEventLine(e));
-        else out(formatEventLine(e));
+        if (json) stdout.line(terminalJson(e));
+        else if (e.event === 'warning' || e.event === 'error') stderr.line(formatEventLine(e));
+        else stdout.line(formatEventLine(e));
       }
-    }, abort.signal);
+      return whenReady([stdout, stderr]);
+    }, abort.signal, (skipped) => stderr.line(formatSkippedLine(skipped, join(record.localDir, EVENTS_FILE))));
   } finally {
     process.removeListener('SIGINT', onSigint);
+    stdout.dispose();
+    stderr.dispose();
   }
   if (abort.signal.aborted) {
-    err(`detached; the run continues. Reattach with: sltrain attach ${record.id}`);
+    err(`detached; the run continues. Reattach with: sltrain attach ${id}`);
     return 130;
   }
   const status = await backend.status(record);
   await store.save({ ...record, status });
-  if (!end) err(`run ${record.id} ended ${status} without an end event; see ${join(record.localDir, 'log')}`);
+  if (!end) err(`run ${id} ended ${status} without an end event; see ${escapeControls(join(record.localDir, 'log'))}`);
   const code = await readExitCode(record.localDir);
   return code ?? (status === 'completed' || status === 'stopped' ? 0 : 1);
+}
+
+/** A record saved before its launch returned, completed from its host (unchanged when it cannot tell). */
+async function reconciled(store: RunStore, backend: RunBackend, record: RunRecord): Promise<RunRecord> {
+  if (record.status !== 'starting' || !backend.reconcile) return record;
+  const done = await backend.reconcile(record);
+  if (done !== record) await store.save(done);
+  return done;
 }
 
 async function stop(ref: string, graceS: number): Promise<number> {
   const ctx = context('python3');
   const store = new RunStore(ctx.runsDir);
-  const record = await store.resolve(ref);
-  if (!record) {
+  const found = await store.resolve(ref);
+  if (!found) {
     err(`sltrain stop: no run "${ref}" in ${ctx.runsDir} (see \`sltrain runs\`).`);
     return 2;
   }
-  const backend = backendFor(record.target, ctx);
-  if ((await backend.status(record)) !== 'running') {
-    err(`run ${record.id} is not running.`);
+  const backend = backendFor(found.target, ctx);
+  const record = await reconciled(store, backend, found);
+  // "unknown" (host unreachable, or a record that names no process of this run) is no reason to
+  // give up: stop itself checks on the host and says what it found.
+  const before = await backend.status(record);
+  if (isFinal(before)) {
+    err(`run ${escapeControls(record.id)} is not running (${before}).`);
     return 0;
   }
-  await backend.stop(record, graceS * 1000);
+  try {
+    await backend.stop(record, graceS * 1000);
+  } catch (e) {
+    if (e instanceof RunUnreachableError) {
+      err(`sltrain stop: ${escapeControls(e.message)}`);
+      return 1;
+    }
+    if (e instanceof StopRefusedError) {
+      err(`sltrain stop: refused: ${escapeControls(e.message)} Check the run with \`sltrain runs\`; its record may have been edited.`);
+      return 2;
+    }
+    throw e;
+  }
   const status = await backend.status(record);
   await store.save({ ...record, status });
-  out(`run ${record.id} ${status}`);
+  out(`run ${escapeControls(record.id)} ${status}`);
   return 0;
 }
 
@@ -203,11 +255,16 @@ async function list(json: boolean): Promise<number> {
   const ctx = context('python3');
   const store = new RunStore(ctx.runsDir);
   const records: RunRecord[] = [];
-  for (const r of await store.list()) {
+  for (const stored of await store.list()) {
+    let r = stored;
     let status = r.status;
     try {
-      status = await backendFor(r.target, ctx).status(r);
-      if (status !== r.status) await store.save({ ...r, status });
+      const backend = backendFor(r.target, ctx);
+      r = await reconciled(store, backend, stored);
+      status = await backend.status(r);
+      // "unknown" is what could not be learned now (host down): it never replaces what is known.
+      if (status === 'unknown' && r.status !== 'running') status = r.status;
+      else if (status !== r.status && status !== 'unknown') await store.save({ ...r, status });
     } catch {
       // A remote run whose backend is unavailable keeps its last known status.
     }

@@ -3,7 +3,7 @@
 // never occurs inside a multi-byte UTF-8 sequence, so a chunk boundary inside a character is harmless.
 // Never throws: every bad line is skipped and counted in `stats`.
 import { decodeEvent } from './decode';
-import type { EngineEvent, ParseStats } from './types';
+import type { EngineEvent, ParseStats, SkippedLine } from './types';
 
 /** Default cap on one line (bytes). A start event with a full config is a few KiB. */
 export const DEFAULT_MAX_LINE_BYTES = 1 << 20;
@@ -27,7 +27,11 @@ export class EventStreamParser {
   private consumedPartial = 0;
   private readonly decoder = new TextDecoder('utf-8', { fatal: false });
 
-  constructor(private readonly maxLineBytes: number = DEFAULT_MAX_LINE_BYTES) {}
+  /** `onSkip` hears of every non-blank line that did not become an event, so a client can report it. */
+  constructor(
+    private readonly maxLineBytes: number = DEFAULT_MAX_LINE_BYTES,
+    private readonly onSkip?: (line: SkippedLine) => void,
+  ) {}
 
   /** Byte offset (from where this parser started) just after the last complete line. */
   get completeOffset(): number {
@@ -76,12 +80,14 @@ export class EventStreamParser {
 
   private finishLine(out: EngineEvent[], withNewline = true): void {
     const lineBytes = this.consumedPartial + this.pendingBytes + (withNewline ? 1 : 0);
+    const lineStart = this.consumed;
     this.consumed += lineBytes;
     this.consumedPartial = 0;
     this.stats.lines++;
     if (this.skipping) {
       this.skipping = false;
       this.stats.tooLong++;
+      this.onSkip?.({ offset: lineStart, bytes: lineBytes, reason: 'tooLong' });
       return;
     }
     const bytes = this.pending.length === 1 ? this.pending[0] : Buffer.concat(this.pending, this.pendingBytes);
@@ -95,13 +101,16 @@ export class EventStreamParser {
       return;
     }
     const event = this.parseLine(text);
-    if (event) {
-      this.stats.events++;
-      out.push(event);
+    if (typeof event === 'string') {
+      this.onSkip?.({ offset: lineStart, bytes: lineBytes, reason: event });
+      return;
     }
+    this.stats.events++;
+    out.push(event);
   }
 
-  private parseLine(text: string): EngineEvent | undefined {
+  /** The event, or why the line is not one (already counted in stats). */
+  private parseLine(text: string): EngineEvent | 'garbage' | 'invalid' {
     let value: unknown;
     try {
       value = JSON.parse(text);
@@ -110,17 +119,17 @@ export class EventStreamParser {
         value = JSON.parse(text.replace(NON_FINITE_VALUE, '$1"$2"'));
       } catch {
         this.stats.garbage++;
-        return undefined;
+        return 'garbage';
       }
     }
     if (typeof value !== 'object' || value === null || Array.isArray(value)) {
       this.stats.garbage++;
-      return undefined;
+      return 'garbage';
     }
     const result = decodeEvent(value as Record<string, unknown>);
     if (result.kind === 'invalid') {
       this.stats.invalid++;
-      return undefined;
+      return 'invalid';
     }
     if (result.event.event === 'unknown') this.stats.unknown++;
     return result.event;

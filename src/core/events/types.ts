@@ -83,3 +83,11 @@ export interface ParseStats {
   /** Valid envelope, unknown `event` name (emitted as UnknownEvent). */
   unknown: number;
 }
+
+/** A line the parser skipped; `offset` counts from where that parser started reading. */
+export interface SkippedLine {
+  offset: number;
+  /** Including its newline. */
+  bytes: number;
+  reason: 'tooLong' | 'garbage' | 'invalid';
+}

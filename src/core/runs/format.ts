@@ -1,5 +1,8 @@
 // Human renderings shared by the CLI and the extension (tree descriptions, status bar).
-import type { EngineEvent } from '../events/types';
+import { escapeControls } from '../events/escape';
+import { DEFAULT_MAX_LINE_BYTES } from '../events/parser';
+import type { EngineEvent, SkippedLine } from '../events/types';
+import type { RunMeta } from '../../shared/protocol/runview';
 
 export function formatNumber(n: number | undefined, digits = 4): string {
   if (n === undefined) return '-';
@@ -36,8 +39,15 @@ export function tableHeader(): string {
   return COLS.map((c, i) => c.padStart(WIDTHS[i])).join(' ');
 }
 
-/** One line per event for `sltrain attach` (a table row for steps). */
+/**
+ * One line per event for `sltrain attach` (a table row for steps). The event's strings come from the
+ * run folder, so the line is escaped: it can neither drive the terminal nor break into a forged line.
+ */
 export function formatEventLine(e: EngineEvent): string {
+  return escapeControls(eventLine(e));
+}
+
+function eventLine(e: EngineEvent): string {
   switch (e.event) {
     case 'step':
       return [String(e.step), formatNumber(e.loss), formatNumber(e.lr, 3), formatNumber(e.tokensPerS, 4), formatBytes(e.memPeakBytes)]
@@ -56,4 +66,31 @@ export function formatEventLine(e: EngineEvent): string {
     case 'unknown':
       return `${e.name.padEnd(8)} (unknown event)`;
   }
+}
+
+const SKIP_REASONS: Record<SkippedLine['reason'], string> = {
+  tooLong: `longer than the ${DEFAULT_MAX_LINE_BYTES}-byte limit for one event`,
+  garbage: 'not a JSON object',
+  invalid: 'an event with missing or wrongly typed fields',
+};
+
+/** Why `sltrain attach` did not show a line of events.jsonl. */
+export function formatSkippedLine(s: SkippedLine, file: string): string {
+  return `warning: skipped the ${s.bytes}-byte line at byte ${s.offset} of ${escapeControls(file)}: ${SKIP_REASONS[s.reason]}.`;
+}
+
+/**
+ * A run's text fields for the run view, escaped as for the terminal: the page shows them as text, so
+ * markup is harmless there, but a carriage return, a line separator or a bidi override in a run name
+ * or an error message would still reorder or forge what the user reads. The id stays as it is: it is
+ * the key the page sends back, never shown.
+ */
+export function displayMeta(meta: RunMeta): RunMeta {
+  const out: RunMeta = { ...meta, name: escapeControls(meta.name) };
+  if (meta.device !== undefined) out.device = escapeControls(meta.device);
+  if (meta.lastError) {
+    out.lastError = { message: escapeControls(meta.lastError.message) };
+    if (meta.lastError.code !== undefined) out.lastError.code = escapeControls(meta.lastError.code);
+  }
+  return out;
 }

@@ -5,6 +5,8 @@ import { randomBytes } from 'node:crypto';
 import * as vscode from 'vscode';
 import type { HostToRunView, RunViewToHost } from '../../shared/protocol/runview';
 import type { RunWatcher } from '../../core/runs/watcher';
+import { escapeControls } from '../../core/events/escape';
+import { displayMeta } from '../../core/runs/format';
 import { runGpuSamples } from './gpuSamples';
 import { runViewHtml } from './html';
 
@@ -99,7 +101,7 @@ export class RunViewPanel {
       if (u.delta.steps.step.length > 0 || u.delta.evals.step.length > 0) {
         this.post({ type: 'append', runId: u.id, steps: u.delta.steps, evals: u.delta.evals });
       }
-      if (u.delta.metaChanged && model) this.post({ type: 'meta', meta: { ...model.meta } });
+      if (u.delta.metaChanged && model) this.post({ type: 'meta', meta: displayMeta(model.meta) });
     });
     const unsubscribeGpus = runGpuSamples.onSamples((runId, gpus) => {
       if (this.ready && this.ids.includes(runId)) this.post({ type: 'gpu', runId, gpus });
@@ -116,7 +118,7 @@ export class RunViewPanel {
   }
 
   private updateTitle(): void {
-    const names = this.ids.map((id) => this.watcher.model(id)?.meta.name ?? id);
+    const names = this.ids.map((id) => escapeControls(this.watcher.model(id)?.meta.name ?? id));
     this.panel.title = names.length === 1 ? `Run: ${names[0]}` : `Runs: ${names.length} compared`;
   }
 
@@ -125,7 +127,9 @@ export class RunViewPanel {
     if (!this.ready) return;
     const runs = this.ids.flatMap((id) => {
       const model = this.watcher.model(id);
-      return model ? [model.snapshot()] : [];
+      if (!model) return [];
+      const snapshot = model.snapshot();
+      return [{ ...snapshot, meta: displayMeta(snapshot.meta) }];
     });
     this.post({ type: 'snapshot', runs });
     for (const id of this.ids) {
