@@ -13,7 +13,7 @@ from pathlib import Path
 import torch
 
 from . import checkpoint, runconfig
-from .config import LlamaConfig
+from .config import llama_config_from_dict
 from .errors import ConfigError, MissingDependency
 from .merge import dense_state_dict
 from .methods import build_model
@@ -22,21 +22,32 @@ from .tokenizer import load_tokenizer
 DTYPE_NAMES = {"bf16": "bfloat16", "mixed": "float32", "fp32": "float32"}
 
 
+def _load_newest(run_dir: Path):
+    """(path, state, run config, model config, model) of the newest checkpoint that verifies and
+    builds; older ones are tried after a warning. The run folder is only read: a live run may be
+    writing its next checkpoint there."""
+    ckpt_dir, built = run_dir / "checkpoints", []
+
+    def apply(path: Path, st: dict) -> None:
+        cfg = runconfig.from_dict(st["config"])
+        model_cfg = llama_config_from_dict(st["model_config"], f"{path / checkpoint.STATE_FILE} model_config")
+        dtype = torch.bfloat16 if cfg.precision == "bf16" else torch.float32
+        model = build_model(model_cfg, cfg.method_config(), seed=cfg.seed, device="cpu", dtype=dtype)
+        model.load_state_dict(st["model"])
+        built[:] = [cfg, model_cfg, model]
+
+    found = checkpoint.load_latest(ckpt_dir, lambda m: sys.stderr.write(f"warning: {m}\n"), apply)
+    if found is None:
+        raise ConfigError(f"{run_dir}: no readable checkpoint in {ckpt_dir}")
+    return (*found, *built)
+
+
 def export(run_dir: Path, out_dir: Path) -> Path:
     try:
         from safetensors.torch import save_file
     except ImportError as e:
         raise MissingDependency("export needs the 'safetensors' package: pip install safetensors") from e
-    found = checkpoint.load_latest(Path(run_dir) / "checkpoints",
-                                   lambda m: sys.stderr.write(f"warning: {m}\n"))
-    if found is None:
-        raise ConfigError(f"{run_dir}: no readable checkpoint in {Path(run_dir) / 'checkpoints'}")
-    path, st = found
-    cfg = runconfig.from_dict(st["config"])
-    model_cfg = LlamaConfig(**st["model_config"])
-    dtype = torch.bfloat16 if cfg.precision == "bf16" else torch.float32
-    model = build_model(model_cfg, cfg.method_config(), seed=cfg.seed, device="cpu", dtype=dtype)
-    model.load_state_dict(st["model"])
+    path, st, cfg, model_cfg, model = _load_newest(Path(run_dir))
     tensors = {k: v.contiguous() for k, v in dense_state_dict(model).items()}
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -82,13 +82,9 @@ class Trainer:
             byte_tokenizer=cfg.tokenizer == "byte", seed=cfg.seed)
 
     def setup(self, d: dist.Dist, log: EventLog, resume: bool) -> None:
-        cfg, mcfg = self.cfg, self.cfg.method_config()
+        cfg = self.cfg
         self.d, self.log = d, log
-        self.model = build_model(self.model_cfg, mcfg, seed=cfg.seed, device=d.device, dtype=DTYPES[cfg.precision])
-        self.model.gradient_checkpointing = cfg.grad_ckpt
-        self.opt = build_optimizer(self.model, mcfg, optimizer=cfg.optimizer, lr=cfg.lr,
-                                   weight_decay=cfg.weight_decay, betas=(0.9, 0.999), per_layer=cfg.per_layer,
-                                   impl=default_impl(d.device))
+        self._build()
         self.stream = data.RowStream(self.train_src, self.tok, cfg.seq_len, cfg.packing, d.rank, d.world)
         self.val = data.validation_batches(self.val_src, self.tok, seq_len=cfg.seq_len, packing=cfg.packing,
                                            batch_size=cfg.batch_size, batches=cfg.eval_batches,
@@ -101,18 +97,47 @@ class Trainer:
             self._restore()
         self.ddp = dist.wrap(self.model, d)
 
+    def _build(self) -> None:
+        cfg, mcfg, d = self.cfg, self.cfg.method_config(), self.d
+        self.model = build_model(self.model_cfg, mcfg, seed=cfg.seed, device=d.device, dtype=DTYPES[cfg.precision])
+        self.model.gradient_checkpointing = cfg.grad_ckpt
+        self.opt = build_optimizer(self.model, mcfg, optimizer=cfg.optimizer, lr=cfg.lr,
+                                   weight_decay=cfg.weight_decay, betas=(0.9, 0.999), per_layer=cfg.per_layer,
+                                   impl=default_impl(d.device))
+
     def _restore(self) -> None:
-        found = checkpoint.load_latest(Path(self.cfg.out) / "checkpoints",
-                                       lambda m: self.log.emit("warning", message=m, code="checkpoint"))
+        """Continue from the newest checkpoint that fits this run; with none, start at step 0 here."""
+        ckpt_dir = Path(self.cfg.out) / "checkpoints"
+        fresh_rng, fresh_data = _rng_state(), self.stream.state_dict()
+
+        def warn(message: str) -> None:
+            self.log.emit("warning", message=message, code="checkpoint")
+
+        def apply(path: Path, st: dict) -> None:
+            try:
+                if st["config"].get("method") != self.cfg.method:
+                    raise checkpoint.CheckpointError(f"it was saved by a --method {st['config'].get('method')} "
+                                                     f"run; this run is --method {self.cfg.method}")
+                self.model.load_state_dict(st["model"])
+                self.opt.load_state_dict(st["optimizer"])
+                self.stream.load_state_dict(st["data"])
+                _set_rng_state(st["rng"])
+                self.step, self.tokens = st["step"], st["tokens"]
+            except Exception:
+                # load_state_dict copies what fits before it raises: rebuild, so neither the previous
+                # checkpoint nor a fresh start inherits half of this one.
+                self._build()
+                _set_rng_state(fresh_rng)
+                self.stream.load_state_dict(fresh_data)
+                self.step = self.tokens = 0
+                raise
+
+        checkpoint.remove_partial(ckpt_dir, warn)
+        found = checkpoint.load_latest(ckpt_dir, warn, apply)
         if found is None:
-            raise ConfigError(f"--resume: no readable checkpoint in {Path(self.cfg.out) / 'checkpoints'}")
-        path, st = found
-        self.model.load_state_dict(st["model"])
-        self.opt.load_state_dict(st["optimizer"])
-        self.stream.load_state_dict(st["data"])
-        self.step, self.tokens = st["step"], st["tokens"]
-        _set_rng_state(st["rng"])
-        self.progress_note = f"resumed from {path} at step {self.step}"
+            warn(f"no usable checkpoint in {ckpt_dir}; --resume starts this run from step 0 in {self.cfg.out}")
+            return
+        self.progress_note = f"resumed from {found[0]} at step {self.step}"
 
     def _save(self) -> None:
         if self.d.main:
@@ -250,10 +275,13 @@ def _check_out_dir(out: Path, resume: bool) -> None:
         os.rmdir(tempfile.mkdtemp(prefix=".sltrain-probe-", dir=probe))
     except OSError as e:
         raise ConfigError(f"--out {out}: cannot write there ({e.strerror}); choose another directory") from None
+    # A run that left no checkpoint (killed, or failed, before its first) has nothing to lose: it may be
+    # started again here, with or without --resume. A checkpointed one only continues with --resume.
     ckpts = checkpoint.list_checkpoints(out / "checkpoints")
-    if resume and not ckpts:
-        raise ConfigError(f"--resume: no checkpoint in {out / 'checkpoints'}; start without --resume")
-    if not resume and (ckpts or (out / "config.json").exists()):
+    if resume and not ckpts and not (out / "config.json").exists():
+        raise ConfigError(f"--resume: {out} holds no run to continue (no config.json, no checkpoint); "
+                          "start without --resume")
+    if not resume and ckpts:
         raise ConfigError(f"--out {out} already holds a run; add --resume to continue it or choose another --out")
 
 

@@ -64,7 +64,7 @@ def test_existing_out_gets_the_error_and_exit_code_only(tmp_path, capsys):
 
 def test_fresh_run_refuses_an_existing_run_dir(tmp_path):
     out = tmp_path / "run"
-    out.mkdir()
+    (out / "checkpoints" / "step-2").mkdir(parents=True)  # a run without a checkpoint may be restarted
     (out / "config.json").write_text("{}")
     assert train.main(["--out", str(out), *SMALL]) == 2
     assert (out / "config.json").read_text() == "{}"
