@@ -6,8 +6,9 @@ runs on Pᵀ·G (r, n). P is refreshed from an fp32 SVD of the current gradient 
 2·gap, ...; the moments are never reset. The normalised update is projected back, times `scale`.
 
 Unlike the reference implementation, the projector and step live in the optimizer state, so
-`state_dict()` resumes exactly. Parameter groups without a `rank` (None) get plain AdamW; the Adam
-arithmetic (eps after bias correction, weight decay before the update) is torch.optim.AdamW's.
+`state_dict()` resumes exactly. Parameter groups without a `rank` (None) get plain Adam. The Adam
+arithmetic is galore-torch's (eps inside the bias-corrected step, default 1e-6, weight decay after the
+update), so a GaLore run here follows the same trajectory as one with galore-torch.
 """
 
 from __future__ import annotations
@@ -53,8 +54,13 @@ def _galore_grad(state: dict, p: Tensor, group: dict) -> Tensor:
     return project(grad, state["projector"], right)
 
 
+# galore-torch's default; its AdamW also steps the parameters that are not projected.
+DEFAULT_EPS = 1e-6
+
+
 class GaLoreAdamW(torch.optim.Optimizer):
-    def __init__(self, params, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8, weight_decay: float = 0.0):
+    def __init__(self, params, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = DEFAULT_EPS,
+                 weight_decay: float = 0.0):
         super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, **_DEFAULTS))
 
     @torch.no_grad()
@@ -81,17 +87,19 @@ class GaLoreAdamW(torch.optim.Optimizer):
         step = state["step"].item()
         lr, (beta1, beta2), eps, wd = group["lr"], group["betas"], group["eps"], group["weight_decay"]
         exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
-        exp_avg.lerp_(grad, 1 - beta1)
-        exp_avg_sq.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
-        denom = (exp_avg_sq.sqrt() / math.sqrt(1 - beta2**step)).add_(eps)
+        # galore-torch's arithmetic, operation for operation: eps added to sqrt(v) before the bias
+        # correction, which goes into the step size; decoupled weight decay after the update.
+        exp_avg.mul_(beta1).add_(grad, alpha=1.0 - beta1)
+        exp_avg_sq.mul_(beta2).addcmul_(grad, grad, value=1.0 - beta2)
+        denom = exp_avg_sq.sqrt().add_(eps)
+        step_size = lr * math.sqrt(1.0 - beta2**step) / (1.0 - beta1**step)
         update = exp_avg / denom
-        step_size = lr / (1 - beta1**step)
         if "projector" in state:
             right = projects_right(p.shape, group["proj_type"])
-            update = project_back(update, state["projector"], right)
-            step_size *= group["scale"]
-        p.mul_(1 - lr * wd)
+            update = project_back(update, state["projector"], right) * group["scale"]
         p.add_(update, alpha=-step_size)
+        if wd > 0.0:
+            p.add_(p, alpha=-lr * wd)
 
 
 class GaLoreAdamW8bit(torch.optim.Optimizer):

@@ -129,7 +129,7 @@ def _distributed_world_size() -> int:
 
 def build_optimizer(
     model: nn.Module, method_cfg: MethodConfig, *, optimizer: str = "adamw", lr: float,
-    weight_decay: float = 0.0, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
+    weight_decay: float = 0.0, betas: tuple[float, float] = (0.9, 0.999), eps: float | None = None,
     per_layer: bool = False, impl: str = "auto",
 ) -> OptimizerBundle:
     """Optimizer for a model built by `methods.build_model`; trainable parameters only.
@@ -137,16 +137,19 @@ def build_optimizer(
     The method decides the parameter groups and may bring its own optimizer class (GaLore: projected
     Adam for the seven block linears' weights, plain Adam for the rest, in one optimizer). impl
     selects torch AdamW's kernel (ignored by 8-bit and GaLore optimizers).
-    Weight decay (decoupled) applies to every trainable parameter.
+    Weight decay (decoupled) applies to every trainable parameter. eps None takes the method's
+    default (1e-8; GaLore's AdamW 1e-6, as galore-torch).
     """
     if per_layer and _distributed_world_size() > 1:
         raise ConfigError(
             "--per-layer cannot be combined with multi-GPU data parallelism (DDP needs all gradients "
             "for its all-reduce before any update); run on one GPU or drop --per-layer"
         )
+    method = methods.get(method_cfg.method)
+    eps = method.adam_eps(optimizer) if eps is None else eps
     make = _factory(method_cfg, optimizer, impl, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay)
     named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
-    groups = methods.get(method_cfg.method).param_groups(named, method_cfg)
+    groups = method.param_groups(named, method_cfg)
     if not per_layer:
         return OptimizerBundle([make(groups)])
     per_param = [make([{**g, "params": [p]}]) for g in groups for p in g["params"]]

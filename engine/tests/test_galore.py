@@ -1,4 +1,4 @@
-"""GaLoreAdamW against torch.optim.AdamW, projector schedule, state shapes, resume, galore-torch."""
+"""GaLoreAdamW against galore-torch (the same arithmetic), projector schedule, state shapes, resume."""
 
 import copy
 
@@ -15,26 +15,40 @@ def _grads(shape, steps, seed=0, dtype=torch.float64):
     return [torch.randn(shape, generator=g, dtype=dtype) for _ in range(steps)]
 
 
+def _galore_torch():
+    return pytest.importorskip("galore_torch")
+
+
+def _reference(groups, **hp):
+    """galore-torch's own GaLoreAdamW: the arithmetic ours must reproduce."""
+    return _galore_torch().GaLoreAdamW(groups, no_deprecation_warning=True, **hp)
+
+
 def _run(opt, p, grads):
     for grad in grads:
         p.grad = grad.clone()
         opt.step()
 
 
-def test_plain_groups_equal_torch_adamw():
+def test_plain_groups_equal_galore_torch_adam():
     w0 = torch.randn(6, 4, dtype=torch.float64)
     a, b = torch.nn.Parameter(w0.clone()), torch.nn.Parameter(w0.clone())
     grads = _grads((6, 4), 5)
     _run(GaLoreAdamW([a], **HP), a, grads)
-    _run(torch.optim.AdamW([b], foreach=False, **HP), b, grads)
+    _run(_reference([b], **HP), b, grads)
     torch.testing.assert_close(a, b, atol=1e-12, rtol=0)
+
+
+def test_default_eps_is_galore_torch_s():
+    p = torch.nn.Parameter(torch.zeros(2, 2))
+    assert GaLoreAdamW([p]).defaults["eps"] == _reference([p]).defaults["eps"] == 1e-6
 
 
 @pytest.mark.parametrize("shape", [(7, 4), (4, 7)])
 def test_full_rank_scale_one_equals_adamw_in_the_projected_basis(shape):
-    """At rank min(m, n) and scale 1 with a fixed projector P (orthogonal), GaLore is exactly AdamW
+    """At rank min(m, n) and scale 1 with a fixed projector P (orthogonal), GaLore is exactly Adam
     run on the rotated weight W·Pᵀ (m >= n) or Pᵀ·W (m < n): Adam's element-wise normalisation
-    happens in P's basis, so it equals plain AdamW on W only up to that rotation."""
+    happens in P's basis, so it equals plain Adam on W only up to that rotation."""
     m, n = shape
     r = min(m, n)
     grads = _grads(shape, 6)
@@ -47,7 +61,7 @@ def test_full_rank_scale_one_equals_adamw_in_the_projected_basis(shape):
     rot = (lambda x: x @ P.T) if right else (lambda x: P.T @ x)
     back = (lambda x: x @ P) if right else (lambda x: P @ x)
     q = torch.nn.Parameter(rot(w0))
-    _run(torch.optim.AdamW([q], foreach=False, **HP), q, [rot(g) for g in grads])
+    _run(_reference([q], **HP), q, [rot(g) for g in grads])
     torch.testing.assert_close(p.detach(), back(q.detach()), atol=1e-6, rtol=0)
     assert P.shape == (r, n) if right else (m, r)
 
@@ -99,16 +113,25 @@ def test_state_dict_resumes_identically():
 
 
 @pytest.mark.parametrize("shape", [(12, 5), (5, 12)])
-def test_same_update_as_galore_torch(shape):
-    galore_torch = pytest.importorskip("galore_torch")
-    hp = dict(lr=1e-2, betas=(0.9, 0.999), eps=1e-12, weight_decay=0.0)  # they place eps differently
-    grads = _grads(shape, 5, dtype=torch.float32)
-    w0 = torch.randn(shape)
-    group = lambda p: [{"params": [p], "rank": 3, "update_proj_gap": 2, "scale": 0.25, "proj_type": "std"}]
-    a, b = torch.nn.Parameter(w0.clone()), torch.nn.Parameter(w0.clone())
-    _run(GaLoreAdamW(group(a), **hp), a, grads)
-    _run(galore_torch.GaLoreAdamW(group(b), no_deprecation_warning=True, **hp), b, grads)
-    torch.testing.assert_close(a, b, atol=1e-6, rtol=1e-5)
+@pytest.mark.parametrize("weight_decay", [0.0, 0.1])
+def test_same_update_as_galore_torch(shape, weight_decay):
+    """fp64, default eps, weight decay on, projector refreshed on steps 0, 2 and 4: every update of
+    the projected weight and of a plain parameter in the same optimizer equals galore-torch's."""
+    hp = dict(lr=1e-2, betas=(0.9, 0.999), weight_decay=weight_decay)
+    grads = _grads(shape, 5)
+    plain_grads = _grads((4,), 5, seed=1)
+    w0, v0 = torch.randn(shape, dtype=torch.float64), torch.randn(4, dtype=torch.float64)
+    groups = lambda p, q: [{"params": [p], "rank": 3, "update_proj_gap": 2, "scale": 0.25, "proj_type": "std"},
+                           {"params": [q]}]
+    a, qa = torch.nn.Parameter(w0.clone()), torch.nn.Parameter(v0.clone())
+    b, qb = torch.nn.Parameter(w0.clone()), torch.nn.Parameter(v0.clone())
+    ours, ref = GaLoreAdamW(groups(a, qa), **hp), _reference(groups(b, qb), **hp)
+    for g, gq in zip(grads, plain_grads):
+        a.grad, b.grad, qa.grad, qb.grad = g.clone(), g.clone(), gq.clone(), gq.clone()
+        ours.step()
+        ref.step()
+        torch.testing.assert_close(a, b, atol=1e-7, rtol=0)
+        torch.testing.assert_close(qa, qb, atol=1e-7, rtol=0)
 
 
 def test_8bit_variant_tracks_the_fp32_one_and_resumes():
@@ -136,13 +159,13 @@ def test_8bit_variant_tracks_the_fp32_one_and_resumes():
     torch.testing.assert_close(b, c)
 
 
-def test_rank_one_column_equals_torch_adamw_exactly():
-    # For an (m, 1) weight the full-rank projector is ±1, so GaLore at scale 1 is plain AdamW.
+def test_rank_one_column_equals_plain_adam():
+    # For an (m, 1) weight the full-rank projector is ±1, so GaLore at scale 1 is plain Adam.
     grads = _grads((6, 1), 5)
     w0 = torch.randn(6, 1, dtype=torch.float64)
     a, b = torch.nn.Parameter(w0.clone()), torch.nn.Parameter(w0.clone())
     _run(GaLoreAdamW([{"params": [a], "rank": 1, "update_proj_gap": 2, "scale": 1.0}], **HP), a, grads)
-    _run(torch.optim.AdamW([b], foreach=False, **HP), b, grads)
+    _run(GaLoreAdamW([b], **HP), b, grads)
     torch.testing.assert_close(a, b, atol=1e-6, rtol=0)
 
 

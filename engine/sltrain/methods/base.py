@@ -29,6 +29,10 @@ class TrainingMethod:
         """An optimizer class of the method's own (GaLore), or None for the plain AdamW / 8-bit Adam."""
         return None
 
+    def adam_eps(self, optimizer: str) -> float:
+        """Adam's epsilon when the caller names none: torch's default."""
+        return 1e-8
+
     def lr(self, step: int, cfg) -> float:
         """Learning rate of update `step` (0-based) for run config `cfg`: warmup, then cosine."""
         return lr_at(step, peak=cfg.lr, warmup=cfg.warmup, total=cfg.steps, min_ratio=cfg.min_lr_ratio)

@@ -19,6 +19,12 @@ class GaLore(TrainingMethod):
                       scale=mcfg.galore_scale, proj_type=mcfg.galore_proj_type)
         return [g for g in ({"params": rest}, {"params": projected, **extras}) if g["params"]]
 
+    def adam_eps(self, optimizer):
+        # galore-torch's defaults: 1e-6 for its AdamW, 1e-8 for its 8-bit AdamW.
+        from ..galore import DEFAULT_EPS
+
+        return DEFAULT_EPS if optimizer == "adamw" else 1e-8
+
     def optimizer_class(self, optimizer):
         from ..galore import GaLoreAdamW, GaLoreAdamW8bit  # imported on use: only GaLore runs need it
 
