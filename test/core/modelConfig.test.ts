@@ -1,6 +1,7 @@
 // Config parsing and validation: one clear message per problem.
 import { strict as assert } from 'node:assert';
 import { describe, it } from 'node:test';
+import { MAX_CONFIG_BYTES, MAX_JSON_DEPTH, MODEL_FIELD_LIMITS } from '../../src/core/inputLimits';
 import { ConfigError, findPreset, parseLlamaConfigText, PRESETS } from '../../src/core/modelConfig';
 
 const good = {
@@ -31,6 +32,23 @@ describe('model configs', () => {
     assert.equal(c.numKeyValueHeads, 8);
     assert.equal(c.tieWordEmbeddings, false);
     assert.equal(c.maxPositionEmbeddings, 1024);
+  });
+  it('editor text nested too deep is refused at the bracket that goes too deep, truncated or not', () => {
+    for (const tail of ['', ']'.repeat(100_000)]) {
+      const e = problems(`{\n  "a": ${'['.repeat(100_000)}${tail}`);
+      assert.deepEqual([e.problems[0].line, e.problems[0].column], [2, 7 + MAX_JSON_DEPTH]);
+      assert.match(e.message, new RegExp(`nested deeper than ${MAX_JSON_DEPTH} levels at line 2`));
+    }
+    // Brackets inside strings do not count.
+    assert.equal(parseLlamaConfigText(JSON.stringify({ ...good, note: '['.repeat(1000) }), 'c').hiddenSize, 512);
+  });
+  it('editor text over the size limit is refused before parsing', () => {
+    assert.match(problems(`${JSON.stringify(good)}${' '.repeat(MAX_CONFIG_BYTES)}`).message, new RegExp(`limit ${MAX_CONFIG_BYTES} bytes`));
+  });
+  it('a size field above its limit names the field, the value and the limit', () => {
+    const e = problems(JSON.stringify({ ...good, num_hidden_layers: 1e9, vocab_size: MODEL_FIELD_LIMITS.vocab_size + 1 }));
+    assert.deepEqual(e.problems.map((p) => p.field), ['num_hidden_layers', 'vocab_size']);
+    assert.match(e.message, new RegExp(`"num_hidden_layers" is 1000000000, above the limit of ${MODEL_FIELD_LIMITS.num_hidden_layers}`));
   });
   it('malformed JSON gives the line and column', () => {
     const e = problems('{\n  "hidden_size": 512,\n  "vocab_size": ,\n}');
