@@ -7,19 +7,22 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+import tempfile
 from pathlib import Path
 
 import torch
 
 from . import checkpoint, runconfig
 from .config import llama_config_from_dict
-from .errors import ConfigError, MissingDependency
+from .errors import EXIT_BAD_INPUT, ConfigError, MissingDependency
 from .merge import dense_state_dict
 from .methods import build_model
 from .tokenizer import load_tokenizer
 
 DTYPE_NAMES = {"bf16": "bfloat16", "mixed": "float32", "fp32": "float32"}
+EXPORT_NOTE = "sltrain_export.json"  # written last: marks a folder as an export of ours
 
 
 def _load_newest(run_dir: Path):
@@ -59,21 +62,53 @@ def export(run_dir: Path, out_dir: Path) -> Path:
         hf["pad_token_id"] = tok.pad_id
     (out_dir / "config.json").write_text(json.dumps(hf, indent=2) + "\n")
     tok.save(out_dir)
-    (out_dir / "sltrain_export.json").write_text(json.dumps(
+    (out_dir / EXPORT_NOTE).write_text(json.dumps(
         {"checkpoint": str(path), "step": st["step"], "run_config": st["config"]}, indent=2) + "\n")
     return out_dir
 
 
+def check_args(run_dir: str, out_dir: str) -> tuple[Path, Path]:
+    """Refuses, before any checkpoint is read, an export that could not be written or would
+    overwrite what the user has: a file, a foreign non-empty folder, the run folder itself."""
+    if not run_dir.strip() or not Path(run_dir).is_dir():
+        raise ConfigError(f"RUN_DIR {run_dir!r} is not a directory; give a run folder (the --out of a training run)")
+    if not out_dir.strip():
+        raise ConfigError("OUT_DIR is empty; give the folder to write the Hugging Face model into")
+    run, out = Path(run_dir), Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"OUT_DIR {out} exists and is not a directory; give a new folder to export into")
+    if out.resolve() == run.resolve():
+        raise ConfigError(f"OUT_DIR {out} is the run folder itself; its config.json would be overwritten: "
+                          "give another folder, e.g. RUN_DIR/hf")
+    if out.is_dir() and any(out.iterdir()) and not (out / EXPORT_NOTE).is_file():
+        raise ConfigError(f"OUT_DIR {out} is a non-empty folder that holds no earlier export; give a new or "
+                          "empty folder so nothing in it is overwritten")
+    probe = out
+    while not probe.exists():
+        probe = probe.parent
+    if not probe.is_dir():
+        raise ConfigError(f"OUT_DIR {out}: {probe} is not a directory")
+    try:  # a real write: os.access says yes to root even on read-only file systems
+        os.rmdir(tempfile.mkdtemp(prefix=".sltrain-probe-", dir=probe))
+    except OSError as e:
+        raise ConfigError(f"OUT_DIR {out}: cannot write there ({e.strerror}); choose another folder") from None
+    return run, out
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m sltrain.export", description=__doc__.splitlines()[0])
-    p.add_argument("run_dir", type=Path)
-    p.add_argument("out_dir", type=Path)
+    p.add_argument("run_dir")
+    p.add_argument("out_dir")
     args = p.parse_args(argv)
     try:
-        out = export(args.run_dir, args.out_dir)
+        out = export(*check_args(args.run_dir, args.out_dir))
     except (ConfigError, MissingDependency) as e:
         sys.stderr.write(f"error: {e}\n")
-        return 2
+        return EXIT_BAD_INPUT
+    except OSError as e:  # the disk filled up or a path became unwritable while writing
+        sys.stderr.write(f"error: cannot write the export to {args.out_dir}: {e.strerror or e} "
+                         f"({e.filename or args.out_dir}); free space or choose another folder\n")
+        return EXIT_BAD_INPUT
     sys.stderr.write(f"exported {args.run_dir} to {out}\n")
     return 0
 

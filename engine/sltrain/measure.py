@@ -34,7 +34,6 @@ Builds the model and optimizer exactly as `sltrain.train` does (same --model --m
 """
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from collections.abc import Callable
@@ -42,7 +41,9 @@ from collections.abc import Callable
 import torch
 
 from . import runconfig
-from .errors import ConfigError, MissingDependency
+from .config import LlamaConfig, MethodConfig, linear_shapes
+from .errors import EXIT_BAD_INPUT, ConfigError, MissingDependency
+from .layers import support_size
 from .methods import build_model
 from .optim import build_optimizer, default_impl, optimizer_state_bytes
 
@@ -111,6 +112,60 @@ class SavedActivations:
     def remove(self) -> None:
         for h in self.handles:
             h.remove()
+
+
+GIB = 2**30
+
+
+def weight_elements(model_cfg: LlamaConfig, mcfg: MethodConfig) -> int:
+    """Parameter elements the method's model holds, from the config alone (nothing is built)."""
+    h, layers, r = model_cfg.hidden_size, model_cfg.num_hidden_layers, mcfg.rank
+    n = model_cfg.vocab_size * h * (1 if model_cfg.tie_word_embeddings else 2) + (2 * layers + 1) * h
+    for _, o, i in linear_shapes(model_cfg):
+        per = {"full": o * i, "galore": o * i, "lowrank": r * (o + i), "relora": o * i + r * (o + i),
+               "sltrain": r * (o + i) + support_size(o, i, mcfg.delta)}[mcfg.method]
+        n += layers * per
+    return n
+
+
+def available_bytes(device: torch.device) -> int | None:
+    """Free memory a new allocation can use: the GPU's free bytes; on the CPU the smaller of the
+    kernel's MemAvailable and what the cgroup (container) limit leaves. None when unknown."""
+    if device.type == "cuda":
+        return torch.cuda.mem_get_info(device)[0]
+    if device.type != "cpu":
+        return None
+    found = []
+    try:
+        with open("/proc/meminfo") as f:
+            found += [int(line.split()[1]) * 1024 for line in f if line.startswith("MemAvailable:")]
+        with open("/sys/fs/cgroup/memory.max") as f:
+            limit = f.read().strip()
+        with open("/sys/fs/cgroup/memory.current") as f:
+            if limit != "max":
+                found.append(int(limit) - int(f.read()))
+    except (OSError, ValueError):
+        pass
+    return min(found) if found else None
+
+
+def check_fits(cfg) -> None:
+    """Refuses a setup whose weights, logits and token batches alone exceed the free memory: a
+    lower bound (gradients, optimizer states and activations come on top), so nothing that fits is
+    refused, and an impossible model fails in milliseconds instead of swapping the machine to death."""
+    device = torch.device(cfg.device)
+    model_cfg, mcfg = cfg.model_config(), cfg.method_config()
+    weights = weight_elements(model_cfg, mcfg) * (2 if cfg.precision == "bf16" else 4)
+    logits = cfg.batch_size * cfg.seq_len * model_cfg.vocab_size * (4 if cfg.precision == "fp32" else 2)
+    tokens = (cfg.grad_accum + getattr(cfg, "eval_batches", 0)) * cfg.batch_size * cfg.seq_len * 16  # x, y int64
+    need = weights + logits + (tokens if device.type == "cpu" else 0)
+    free = available_bytes(device)
+    if free is not None and need > free:
+        raise ConfigError(
+            f"--model {cfg.model} with --method {cfg.method}, --batch-size {cfg.batch_size} and --seq-len "
+            f"{cfg.seq_len} needs at least {need / GIB:.1f} GiB on {device} (weights {weights / GIB:.1f}, logits "
+            f"{logits / GIB:.1f}, token batches {tokens / GIB:.1f}) but {free / GIB:.1f} GiB is free; choose a "
+            "smaller model, batch or sequence, or a device with more memory")
 
 
 def measure(cfg, on_peak_step: Callable[[], None] | None = None) -> dict:
@@ -184,11 +239,17 @@ def main(argv: list[str] | None = None) -> int:
         cfg = runconfig.RunConfig()
         runconfig._apply(cfg, args, "command line")
         cfg.out = "-"  # measure writes nothing
-        torch.set_num_threads(cfg.num_threads or 1)
-        result = measure(runconfig.fill_defaults(cfg))
+        cfg = runconfig.fill_defaults(cfg)  # bounds --num-threads before torch sees it
+        torch.set_num_threads(cfg.num_threads)
+        check_fits(cfg)
+        result = measure(cfg)
     except (ConfigError, MissingDependency) as e:
         sys.stderr.write(f"error: {e}\n")
-        return 2
+        return EXIT_BAD_INPUT
+    except (MemoryError, torch.OutOfMemoryError) as e:  # past the lower bound check_fits knows
+        sys.stderr.write(f"error: out of memory measuring this setup ({type(e).__name__}); use a smaller "
+                         "--batch-size or --seq-len, --grad-ckpt, or a device with more memory\n")
+        return EXIT_BAD_INPUT
     print(json.dumps(result, indent=None if as_json else 2))
     if not as_json:
         for k, v in result["bytes"].items():

@@ -6,8 +6,10 @@ rejected before OUT is created; if OUT already existed (a launcher made it for t
 event and exit_code are still written there and nothing else is touched.
 
 Exit codes: 0 completed, or stopped by SIGTERM/SIGINT (the current step finishes, a checkpoint is
-written, `end` has status "stopped"); 2 bad input; 3 diverged (NaN/inf loss); 4 OUT is held by a live
-engine (nothing written there, see runlock.py); 1 any other failure.
+written, `end` has status "stopped"; during start-up or model building the stop is immediate, and
+before OUT is written the exit is 128+signal with nothing written); 2 bad input; 3 diverged
+(NaN/inf loss); 4 OUT is held by a live engine (nothing written there, see runlock.py); 1 any other
+failure.
 A reader that goes away (closed stdout/stderr pipe) does not stop the run: events.jsonl goes on.
 """
 from __future__ import annotations
@@ -28,15 +30,14 @@ from pathlib import Path
 import torch
 
 from . import checkpoint, data, dist, runconfig, runlock
-from .errors import ConfigError, MissingDependency
+from .errors import EXIT_BAD_INPUT, EXIT_DIVERGED, EXIT_FAILED, EXIT_OK, ConfigError, MissingDependency
 from .events import EventLog, Progress
-from .measure import param_counts
+from .measure import check_fits, param_counts
 from . import methods
 from .methods import build_model
 from .optim import build_optimizer, default_impl
 from .tokenizer import load_tokenizer
 
-EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_DIVERGED = 0, 1, 2, 3
 DTYPES = {"bf16": torch.bfloat16, "mixed": torch.float32, "fp32": torch.float32}
 
 
@@ -133,7 +134,12 @@ class Trainer:
                 raise
 
         checkpoint.remove_partial(ckpt_dir, warn)
-        found = checkpoint.load_latest(ckpt_dir, warn, apply)
+        refused = []
+        found = checkpoint.load_latest(ckpt_dir, warn, apply, refused)
+        dist.barrier(self.d)  # every rank has read its checkpoint before rank 0 renames any
+        for path in refused if self.d.main else []:
+            kept = checkpoint.set_aside(path)
+            warn(f"kept the skipped checkpoint as {kept}: this run will not overwrite or prune it")
         if found is None:
             warn(f"no usable checkpoint in {ckpt_dir}; --resume starts this run from step 0 in {self.cfg.out}")
             return
@@ -296,11 +302,47 @@ def _check_optional_deps(cfg) -> None:
 
 def _out_from_argv(argv: list[str]) -> Path | None:
     for i, a in enumerate(argv):
+        value = None
         if a == "--out" and i + 1 < len(argv):
-            return Path(argv[i + 1])
-        if a.startswith("--out="):
-            return Path(a[len("--out="):])
+            value = argv[i + 1]
+        elif a.startswith("--out="):
+            value = a[len("--out="):]
+        if value is not None:  # a blank --out is refused, and Path("") would be the current directory
+            return Path(value) if value.strip() else None
     return None
+
+
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)  # Ctrl-C stops as cleanly as the launcher's SIGTERM
+
+
+class StopRequested(BaseException):
+    """SIGTERM/SIGINT before the training loop: building a large model can take minutes, so the
+    handler raises instead of waiting for a step. A BaseException, so no `except Exception` eats it."""
+
+    def __init__(self, signum: int):
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+def _stop_handler(stop: dict):
+    def handler(signum, _frame):
+        stop["requested"], stop["signum"] = True, signum
+        if stop["raise"]:
+            stop["raise"] = False  # one raise: a second signal must not interrupt the clean-up
+            raise StopRequested(signum)
+    return handler
+
+
+def _stopped_before_start(e: StopRequested, rank: int) -> int:
+    """Nothing of this run exists yet: write nothing into OUT and exit as a signal would (128+n),
+    which the launcher's exit_code turns into "stopped"."""
+    if rank == 0:
+        try:
+            sys.stderr.write(f"stopped by {e} before the run started; nothing was written\n")
+        except (OSError, ValueError):
+            pass
+    EventLog(None, rank).emit("end", status="stopped", step=0)
+    return 128 + e.signum
 
 
 def _print_traceback() -> None:
@@ -331,6 +373,17 @@ def _reject(message: str, code: str, out: Path | None, rank: int, exit_code: int
 
 
 def main(argv: list[str] | None = None) -> int:
+    # Installed first: a stop during start-up or model building must not wait for the first step.
+    stop = {"requested": False, "raise": True, "signum": None}
+    previous = {sig: signal.signal(sig, _stop_handler(stop)) for sig in STOP_SIGNALS}
+    try:
+        return _main(argv, stop)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _main(argv: list[str] | None, stop: dict) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     rank = int(os.environ.get("RANK", "0"))
     d = None
@@ -338,10 +391,16 @@ def main(argv: list[str] | None = None) -> int:
         cfg, resume = runconfig.resolve(argv, dist.world_size())
         d = dist.setup(cfg.device)  # every rank validates the same way, then all meet below
         torch.set_num_threads(cfg.num_threads)
+        check_fits(cfg)  # an impossible model fails now, not after minutes of allocation
         _check_optional_deps(cfg)
         trainer = Trainer(cfg)  # tokenizer and data sources are opened (and checked) here
         out = Path(cfg.out)
         _check_out_dir(out, resume)
+        stop["raise"] = False  # OUT is about to be written: a stop now is acted on once it is complete
+    except StopRequested as e:
+        if d is not None:
+            dist.shutdown()
+        return _stopped_before_start(e, rank)
     except runlock.RunBusy as e:
         if d is not None:
             dist.shutdown()
@@ -369,13 +428,17 @@ def main(argv: list[str] | None = None) -> int:
     dist.barrier(d)
     log = EventLog(out / "events.jsonl", d.rank)
     progress = Progress(cfg.steps, enabled=d.main)
-    stop = {"requested": False}
-    for sig in (signal.SIGTERM, signal.SIGINT):  # Ctrl-C stops as cleanly as the launcher's SIGTERM
-        signal.signal(sig, lambda *_: stop.__setitem__("requested", True))
     code, status = EXIT_FAILED, "failed"
     try:
+        stop["raise"] = True
+        if stop["requested"]:
+            raise StopRequested(stop["signum"])
         trainer.setup(d, log, resume=resume)
+        stop["raise"] = False  # in the loop the current step finishes and a checkpoint is written
         code, status = trainer.fit(progress, stop)
+    except StopRequested as e:
+        progress.note(f"stopped by {e} before the first step")
+        code, status = EXIT_OK, "stopped"
     except (ConfigError, MissingDependency) as e:
         log.emit("error", message=str(e), code="bad_input")
         progress.note(f"error: {e}")
@@ -384,6 +447,7 @@ def main(argv: list[str] | None = None) -> int:
         log.emit("error", message=f"{type(e).__name__}: {e}", code="internal")
         _print_traceback()
     finally:
+        stop["raise"] = False
         log.emit("end", status=status, step=trainer.step)
         log.close()
         if d.main:

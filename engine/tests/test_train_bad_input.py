@@ -1,10 +1,12 @@
 """Each kind of bad input: one clear error event, a message on stderr, exit code 2, nothing half-written."""
 import json
 import sys
+from pathlib import Path
 
 import pytest
 
 from sltrain import train
+from test_limits import HUGE, TINY
 from test_train_e2e import SMALL, run_cli
 
 CASES = {
@@ -21,12 +23,31 @@ CASES = {
     "unknown flag": (["--lrr", "1"], "unrecognized"),
     "clipping with per-layer updates": (["--per-layer", "--grad-clip", "1"], "grad-clip"),
     "malformed run file": (["--config", "{tmp}/empty.txt"], "cannot read it as JSON"),
+    "run file is /dev/zero": (["--config", "/dev/zero"], "is a device"),
+    "run file is a directory": (["--config", "{tmp}"], "is a directory"),
+    "deeply nested run file": (["--config", "{tmp}/deep.json"], "nested deeper than 64 levels"),
+    "non-UTF-8 run file": (["--config", "{tmp}/latin1.json"], "is not UTF-8"),
+    "model with 1e9 layers": (["--model", "{tmp}/layers.json"], "'num_hidden_layers' is 1000000000, above the limit"),
+    "model no machine holds": (["--model", "{tmp}/huge.json"], "needs at least"),
+    "lr 1e308": (["--lr", "1e308"], "--lr 1e+308 is outside (0, 1]"),
+    "batch size 1e8": (["--batch-size", "100000000"], "--batch-size 100000000 is above the limit"),
+    "grad accum 1e9": (["--grad-accum", "1000000000"], "--grad-accum 1000000000 is above the limit"),
+    "100000 threads": (["--num-threads", "100000"], "--num-threads 100000 is above the limit"),
+    "blank output": (["--out", " "], "is empty; give a run directory"),
 }
+
+
+def _hostile_files(tmp: Path) -> None:
+    (tmp / "empty.txt").write_text("")
+    (tmp / "deep.json").write_text("[" * 100_000 + "]" * 100_000)
+    (tmp / "latin1.json").write_bytes('{"data": "caf\xe9"}'.encode("latin-1"))
+    (tmp / "layers.json").write_text(json.dumps({**TINY, "num_hidden_layers": 10**9}))
+    (tmp / "huge.json").write_text(json.dumps(HUGE))
 
 
 @pytest.mark.parametrize("name", list(CASES))
 def test_bad_input_exits_2_with_one_error_event(tmp_path, capsys, name):
-    (tmp_path / "empty.txt").write_text("")
+    _hostile_files(tmp_path)
     argv, needle = CASES[name]
     argv = [a.replace("{tmp}", str(tmp_path)) for a in argv]
     if "--out" not in argv:
@@ -75,3 +96,10 @@ def test_cli_process_exit_code_and_stderr(tmp_path):
     assert r.returncode == 2
     assert r.stderr.startswith("error: unknown model preset") and "Traceback" not in r.stderr
     assert json.loads(r.stdout)["event"] == "error"
+
+
+def test_empty_out_writes_nothing_in_the_current_directory(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # Path("") is the current directory: the error must not land there
+    assert train.main(["--out", "", *SMALL]) == 2
+    assert "--out '' is empty" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
