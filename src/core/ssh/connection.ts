@@ -22,7 +22,11 @@ export interface ExecResult {
 export interface SshSession {
   readonly where: string;
   exec(script: string): Promise<ExecResult>;
-  /** Runs `script`, handing stdout bytes over as they come; resolves with the exit code on close. */
+  /**
+   * Runs `script`, handing stdout bytes over as they come; resolves with the exit code on close. When
+   * `onStdout` returns a promise the channel is paused until it settles, so the host stops sending
+   * once the SSH window is full (typed `void` so that any callback fits).
+   */
   stream(script: string, onStdout: (chunk: Buffer) => void, signal?: AbortSignal): Promise<ExecResult>;
   sftp(): Promise<SFTPWrapper>;
   /** A TCP stream to `toHost:toPort` opened from the remote side (for ProxyJump). */
@@ -94,7 +98,13 @@ function openSession(host: HostSpec, deps: SshDeps, home: string, sock?: Duplex)
       let code: number | undefined;
       const onAbort = (): void => { ch.close(); };
       signal?.addEventListener('abort', onAbort, { once: true });
-      ch.on('data', onStdout);
+      ch.on('data', (chunk: Buffer) => {
+        const wait = onStdout(chunk) as unknown;
+        if (wait instanceof Promise) {
+          ch.pause();
+          wait.then(() => ch.resume(), () => ch.resume());
+        }
+      });
       ch.stderr.on('data', (b: Buffer) => err.push(b));
       ch.on('exit', (c: number | null) => { code = c ?? undefined; });
       const dropped = (): void => reject(new SshError('dropped', `Connection to ${where} dropped.`));

@@ -29,7 +29,8 @@ export interface FollowTarget {
 /** One connection's worth of following; returns true when the job has finished and all bytes are in. */
 async function followOnce(session: SshSession, t: FollowTarget, pos: { offset: number },
   onBytes: (chunk: Buffer) => void, signal: AbortSignal, deps: SshDeps): Promise<boolean> {
-  const take = (chunk: Buffer): void => { pos.offset += chunk.length; onBytes(chunk); };
+  // Returns the consumer's promise, if any, so the channel pauses for a slow reader.
+  const take = (chunk: Buffer): void => { pos.offset += chunk.length; return onBytes(chunk); };
   const samplers = new AbortController();
   const stopSamplers = (): void => samplers.abort();
   signal.addEventListener('abort', stopSamplers, { once: true });
