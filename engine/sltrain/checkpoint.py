@@ -9,11 +9,13 @@ RNG states, data position, config) of tensors and plain containers only.
 Loading trusts nothing in the folder: the manifest must match every file byte for byte, state.pt
 is read with torch.load(weights_only=True) (a pickle that names any other object is refused, never
 run), and the caller can reject a state that does not fit its model. Each refused checkpoint is
-reported with its reason and the previous one is tried.
+reported with its reason and the previous one is tried; the engine then renames it refused-step-N,
+so that the run it continues neither overwrites nor prunes what the user had.
 """
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import os
 import pickle
@@ -26,6 +28,7 @@ import torch
 
 STATE_FILE = "state.pt"
 MANIFEST_FILE = "manifest.json"
+REFUSED_PREFIX = "refused-"
 MANIFEST_FORMAT = 1
 MANIFEST_MAX_BYTES = 1 << 20  # a real manifest is a few hundred bytes; a hostile one must not fill memory
 STATE_KEYS = ("step", "tokens", "model", "optimizer", "data", "rng", "config", "model_config")
@@ -184,10 +187,21 @@ def remove_partial(ckpt_dir: Path, warn) -> None:
             shutil.rmtree(tmp, ignore_errors=True)
 
 
-def load_latest(ckpt_dir: Path, warn, apply=None) -> tuple[Path, dict] | None:
+def set_aside(path: Path) -> Path:
+    """Rename a refused step-N to refused-step-N (or refused-step-N-2, ...): kept for the user, and
+    never loaded, overwritten by a new step-N or pruned, since only step-N names count."""
+    for k in itertools.count(1):
+        dest = path.with_name(f"{REFUSED_PREFIX}{path.name}" + (f"-{k}" if k > 1 else ""))
+        if not os.path.lexists(dest):
+            os.rename(path, dest)
+            return dest
+    raise AssertionError("unreachable")
+
+
+def load_latest(ckpt_dir: Path, warn, apply=None, refused: list | None = None) -> tuple[Path, dict] | None:
     """The newest checkpoint that verifies, loads and that apply(path, state) accepts (apply raises
-    to refuse it); every refused one is reported through warn(msg) and the previous one is tried.
-    Nothing in the folder is changed."""
+    to refuse it); every refused one is reported through warn(msg) (and appended to `refused`) and
+    the previous one is tried. Nothing in the folder is changed."""
     candidates = list(reversed(list_checkpoints(ckpt_dir)))
     for i, (step, path) in enumerate(candidates):
         try:
@@ -199,4 +213,6 @@ def load_latest(ckpt_dir: Path, warn, apply=None) -> tuple[Path, dict] | None:
             reason = str(e) if isinstance(e, CheckpointError) else f"{type(e).__name__}: {brief(e)}"
             then = "trying the previous one" if i + 1 < len(candidates) else "no older checkpoint is left"
             warn(f"checkpoint {path} skipped: {reason}; {then}")
+            if refused is not None:
+                refused.append(path)
     return None

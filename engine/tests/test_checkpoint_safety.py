@@ -88,11 +88,16 @@ def test_a_crafted_pickle_is_refused_not_run(run, reference, tmp_path):
     write_pickle_of_size(state, OpensAFile(marker), state.stat().st_size)
     reseal(state.parent)
 
+    crafted = state.read_bytes()
+
     code, new = resume(run)
     assert not marker.exists()
     assert code == 0
     assert any("step-8" in w and "refused without running" in w and "open" in w for w in warnings(new))
     assert steps(new) == {s: reference[s] for s in (5, 6, 7, 8)}  # continued from step-4
+    # The refused file is kept aside, not overwritten by the new step-8 (nothing the user had is lost).
+    assert (run / "checkpoints" / "refused-step-8" / checkpoint.STATE_FILE).read_bytes() == crafted
+    assert [s for s, _ in checkpoint.list_checkpoints(run / "checkpoints")] == [4, 8]
 
 
 def test_random_bytes_in_a_checkpoint_fail_its_checksum(run, reference):
@@ -144,6 +149,7 @@ def test_no_usable_checkpoint_starts_fresh_with_nothing_left_of_the_bad_ones(run
         state = run / "checkpoints" / name / checkpoint.STATE_FILE
         torch.save(_wrong_shape(torch.load(state, weights_only=True)), state)
         reseal(state.parent)
+    before = {p.relative_to(run / "checkpoints"): p.read_bytes() for p in (run / "checkpoints").rglob("*.*")}
 
     code, new = resume(run)
     assert code == 0
@@ -151,6 +157,8 @@ def test_no_usable_checkpoint_starts_fresh_with_nothing_left_of_the_bad_ones(run
     assert any("step-4" in w and "no older checkpoint" in w for w in ws)
     assert any("from step 0" in w for w in ws)
     assert steps(new) == reference  # exactly a fresh run: nothing of the skipped checkpoints leaked in
+    for rel, data in before.items():  # the fresh run's step-4 and step-8 did not replace them
+        assert (run / "checkpoints" / f"refused-{rel}").read_bytes() == data
 
 
 def test_export_refuses_a_crafted_pickle(run, tmp_path, capsys):
