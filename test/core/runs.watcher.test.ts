@@ -2,7 +2,7 @@
 // and follows it; every step arrives exactly once in the new model, and history does not notify.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile } from 'node:fs/promises';
+import { mkdtemp, readFile, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { LocalBackend } from '../../src/core/runs/localBackend';
@@ -45,4 +45,28 @@ test('reattach after the first watcher went away: all steps once, status saved, 
   assert.ok(late.every((u) => !u.live));
   second.dispose();
   third.dispose();
+});
+
+test('a run whose events.jsonl links to /dev/zero ends its follower and shows why, instead of reading forever', async () => {
+  const store = new RunStore(await mkdtemp(join(tmpdir(), 'watch-zero-')));
+  const backend = new LocalBackend({ runsDir: store.root, command: ['python3', FAKE], pollMs: 50 });
+  const dir = store.dirFor('20261202-000000-zero');
+  const rec = { id: '20261202-000000-zero', name: 'zero', target: { kind: 'local' as const }, engineArgs: [], dir, localDir: dir, createdAt: 0, status: 'completed' as const };
+  await store.save(rec);
+  await symlink('/dev/zero', join(dir, 'events.jsonl'));
+  const watcher = new RunWatcher(store, () => backend);
+  const updates: RunUpdate[] = [];
+  watcher.onUpdate((u) => updates.push(u));
+  const model = watcher.watch(rec);
+  // Generous: the refusal takes milliseconds; only a follower that never returns reaches it.
+  let timer: NodeJS.Timeout | undefined;
+  const settled = await Promise.race([
+    watcher.settled(rec.id).then(() => true),
+    new Promise<boolean>((r) => { timer = setTimeout(() => r(false), 60_000); }),
+  ]);
+  clearTimeout(timer);
+  watcher.dispose();
+  assert.equal(settled, true, 'the follower never returned');
+  assert.match(model.meta.lastError?.message ?? '', /events\.jsonl is a symbolic link, not the regular file the engine writes/);
+  assert.ok(updates.some((u) => u.delta.metaChanged));
 });

@@ -89,7 +89,12 @@ export class RunWatcher {
         for (const l of this.updateListeners) l({ id: record.id, delta: { ...emptyDelta(), metaChanged: true }, live: false });
       }
       this.fireChange();
-    }, () => this.fireChange());
+    }, (err: unknown) => {
+      // Following failed for good (e.g. the events file is not a regular file): say why in the views.
+      model.meta.lastError = { message: err instanceof Error ? err.message : String(err), code: 'follow-failed' };
+      for (const l of this.updateListeners) l({ id: record.id, delta: { ...emptyDelta(), metaChanged: true }, live: false });
+      this.fireChange();
+    });
     return model;
   }
 
