@@ -2,7 +2,7 @@
 // report of the lines it skips. Property part: random strings over every code unit class.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { escapeControls, terminalJson } from '../../src/core/events/escape';
+import { escapeControls, escapeLines, terminalJson } from '../../src/core/events/escape';
 import { EventStreamParser } from '../../src/core/events/parser';
 import type { EngineEvent, SkippedLine } from '../../src/core/events/types';
 import { displayMeta, formatEventLine } from '../../src/core/runs/format';
@@ -31,6 +31,10 @@ function randomStrings(n: number, seed = 7): string[] {
     return s;
   });
 }
+
+test('escapeLines keeps the newlines of a log tail and escapes the rest', () => {
+  assert.equal(escapeLines('line 1\r\x1b[2K\nline 2\u0007'), 'line 1\\x0d\\x1b[2K\nline 2\\x07');
+});
 
 test('property: no control character survives formatting, and --json still round-trips exactly', () => {
   for (const s of randomStrings(3000)) {

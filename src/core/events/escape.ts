@@ -21,3 +21,8 @@ export function escapeControls(text: string): string {
 export function terminalJson(value: unknown): string {
   return JSON.stringify(value).replace(UNSAFE_IN_JSON, (c) => `\\u${hex(c, 4)}`);
 }
+
+/** Several lines (a log's tail): each escaped, the newlines between them kept. */
+export function escapeLines(text: string): string {
+  return text.split('\n').map(escapeControls).join('\n');
+}

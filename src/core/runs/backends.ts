@@ -2,6 +2,7 @@
 // owned separately and loaded only when present so local launch never depends on it).
 import { LocalBackend } from './localBackend';
 import { withPythonPath } from './environment';
+import { escapeLines } from '../events/escape';
 import type { GpuSample, HostKeyConsent, Logger, SecretStore, SshDeps } from '../ssh/deps';
 import type { RunBackend, RunTarget } from './types';
 
@@ -59,7 +60,8 @@ export function backendFor(target: RunTarget, ctx: BackendContext): RunBackend {
 
 /** Without an editor: no stored secrets (keys come from the agent or files) and no interactive consent. */
 function cliRemoteDeps(): { secrets: SecretStore; consent: HostKeyConsent; logger: Logger } {
-  const write = (level: string) => (m: string): void => void process.stderr.write(`${level}${m}\n`);
+  // Messages can carry a host's log lines: escaped, so they cannot drive the terminal.
+  const write = (level: string) => (m: string): void => void process.stderr.write(`${level}${escapeLines(m)}\n`);
   return {
     secrets: { get: async () => undefined },
     consent: {
