@@ -378,6 +378,8 @@ def main(argv: list[str] | None = None) -> int:
     previous = {sig: signal.signal(sig, _stop_handler(stop)) for sig in STOP_SIGNALS}
     try:
         return _main(argv, stop)
+    except StopRequested as e:  # arrived while a refusal was being reported: exit as the signal would
+        return 128 + e.signum
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
