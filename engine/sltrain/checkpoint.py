@@ -167,7 +167,7 @@ def read(path: Path, step: int) -> dict:
                                   f"refused without running them ({_unpickler_reason(e)})") from None
         raise CheckpointError(f"{STATE_FILE} cannot be read ({type(e).__name__}: {brief(e)})") from None
     if not isinstance(state, dict) or not all(k in state for k in STATE_KEYS):
-        keys = sorted(map(str, state)) if isinstance(state, dict) else type(state).__name__
+        keys = sorted(map(str, state))[:len(STATE_KEYS)] if isinstance(state, dict) else type(state).__name__
         raise CheckpointError(f"{STATE_FILE} is not a training state (it needs {', '.join(STATE_KEYS)}; has {keys})")
     if type(state["step"]) is not int or state["step"] != step or type(state["tokens"]) is not int:
         raise CheckpointError(f"{STATE_FILE} is not the state of step {step}")
