@@ -179,10 +179,13 @@ async function follow(store: RunStore, record: RunRecord, json: boolean, ctx: Ba
   const stdout = new LineSink(process.stdout, abort);
   const stderr = new LineSink(process.stderr, abort);
   const id = escapeControls(record.id);
-  if (!json) stdout.line(tableHeader());
   let end: EngineEvent | undefined;
+  // Printed with the first events, so a run that cannot be followed shows only its refusal.
+  let header = !json;
   try {
     await followRun(backend, record, 0, (events) => {
+      if (header) stdout.line(tableHeader());
+      header = false;
       for (const e of events) {
         if (e.event === 'end') end = e;
         if (json) stdout.line(terminalJson(e));
@@ -277,7 +280,7 @@ async function list(json: boolean): Promise<number> {
   if (records.length === 0) out(`no runs in ${ctx.runsDir}`);
   for (const r of records) {
     const where = r.target.kind === 'local' ? 'local' : r.target.kind === 'ssh' ? r.target.host.name : `${r.target.hosts.length} nodes`;
-    out(`${r.id}  ${r.status.padEnd(9)}  ${where.padEnd(10)}  ${r.name}`);
+    out(escapeControls(`${r.id}  ${r.status.padEnd(9)}  ${where.padEnd(10)}  ${r.name}`));
   }
   return 0;
 }

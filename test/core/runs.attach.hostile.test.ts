@@ -106,6 +106,7 @@ test('an events file that is a link to /dev/zero, a FIFO or a directory is refus
     assert.equal(r.code, 2, `${name}: ${r.stderr}`);
     assert.match(r.stderr, message, name);
     assert.doesNotMatch(r.stderr, /\n\s+at /, `${name}: a stack trace reached the user`);
+    assert.equal(r.stdout, '', `${name}: nothing but the refusal`);
   }
 });
 
