@@ -57,7 +57,7 @@ test('displayMeta escapes what the run view shows and keeps the id it sends back
   assert.deepEqual(meta, { id: 'a\u001bb', name: 'x\\x0d\\u202eevil', status: 'failed', device: 'cuda\\x07', lastError: { message: 'm\\x0a', code: '\\x9b' } });
 });
 
-test('the parser reports each skipped line with its offset, size and reason', () => {
+test('the parser reports each skipped line with its offset, size and reason; an over-long one as soon as it is', () => {
   const skipped: SkippedLine[] = [];
   const parser = new EventStreamParser(64, (l) => skipped.push(l));
   const ok = '{"v":1,"event":"end","time":1,"status":"completed"}\n';
@@ -67,7 +67,16 @@ test('the parser reports each skipped line with its offset, size and reason', ()
   assert.equal(events.length, 2);
   assert.deepEqual(skipped, [
     { offset: ok.length, bytes: 9, reason: 'garbage' },
-    { offset: ok.length + 9, bytes: long.length, reason: 'tooLong' },
+    { offset: ok.length + 9, bytes: 100, reason: 'tooLong' }, // all 100 y's were seen when it crossed 64
     { offset: ok.length + 9 + long.length, bytes: 32, reason: 'invalid' },
   ]);
+});
+
+test('a line that never ends is reported once, while it streams, and nothing of it is kept', () => {
+  const skipped: SkippedLine[] = [];
+  const parser = new EventStreamParser(1024, (l) => skipped.push(l));
+  const zeros = Buffer.alloc(64 * 1024);
+  for (let i = 0; i < 100; i++) assert.deepEqual(parser.push(zeros), []);
+  assert.deepEqual(skipped, [{ offset: 0, bytes: zeros.length, reason: 'tooLong' }]);
+  assert.equal(parser.completeOffset, 0);
 });

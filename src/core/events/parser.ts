@@ -68,6 +68,8 @@ export class EventStreamParser {
     }
     if (this.pendingBytes + part.length > this.maxLineBytes) {
       this.skipping = true;
+      // Reported now, not at the line's end: a line that never ends (a stream of zeros) is still seen.
+      this.onSkip?.({ offset: this.consumed, bytes: this.pendingBytes + part.length, reason: 'tooLong' });
       this.consumedPartial += this.pendingBytes + part.length;
       this.pending = [];
       this.pendingBytes = 0;
@@ -87,7 +89,6 @@ export class EventStreamParser {
     if (this.skipping) {
       this.skipping = false;
       this.stats.tooLong++;
-      this.onSkip?.({ offset: lineStart, bytes: lineBytes, reason: 'tooLong' });
       return;
     }
     const bytes = this.pending.length === 1 ? this.pending[0] : Buffer.concat(this.pending, this.pendingBytes);

@@ -87,7 +87,7 @@ export interface ParseStats {
 /** A line the parser skipped; `offset` counts from where that parser started reading. */
 export interface SkippedLine {
   offset: number;
-  /** Including its newline. */
+  /** Including its newline; for `tooLong`, the bytes seen when the line went over the limit. */
   bytes: number;
   reason: 'tooLong' | 'garbage' | 'invalid';
 }

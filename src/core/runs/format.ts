@@ -76,7 +76,8 @@ const SKIP_REASONS: Record<SkippedLine['reason'], string> = {
 
 /** Why `sltrain attach` did not show a line of events.jsonl. */
 export function formatSkippedLine(s: SkippedLine, file: string): string {
-  return `warning: skipped the ${s.bytes}-byte line at byte ${s.offset} of ${escapeControls(file)}: ${SKIP_REASONS[s.reason]}.`;
+  const what = s.reason === 'tooLong' ? 'the line' : `the ${s.bytes}-byte line`;
+  return `warning: skipped ${what} at byte ${s.offset} of ${escapeControls(file)}: ${SKIP_REASONS[s.reason]}.`;
 }
 
 /**
