@@ -7,6 +7,19 @@ export interface FlagSpec {
   /** 'bool' flags take no value; others take the next argument (or --flag=value). */
   type: 'bool' | 'string' | 'number';
   choices?: readonly string[];
+  /** Numbers only: whole numbers, and the accepted range (the message names the bound). */
+  integer?: boolean;
+  min?: number;
+  max?: number;
+}
+
+function checkNumber(name: string, value: string, s: FlagSpec): number {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n)) throw new UsageError(`--${name} must be a number; got "${value}".`);
+  if (s.integer && !Number.isInteger(n)) throw new UsageError(`--${name} must be a whole number; got ${value}.`);
+  if (s.min !== undefined && n < s.min) throw new UsageError(`--${name} must be at least ${s.min}; got ${value}.`);
+  if (s.max !== undefined && n > s.max) throw new UsageError(`--${name} ${value} is above the limit of ${s.max}; use ${s.max} or less.`);
+  return n;
 }
 
 export interface ParsedArgs {
@@ -45,9 +58,7 @@ export function parseArgs(argv: string[], spec: Record<string, FlagSpec>): Parse
       throw new UsageError(`--${name} must be one of ${s.choices.join(', ')}; got "${value}".`);
     }
     if (s.type === 'number') {
-      const n = Number(value);
-      if (value.trim() === '' || !Number.isFinite(n)) throw new UsageError(`--${name} must be a number; got "${value}".`);
-      flags.set(name, n);
+      flags.set(name, checkNumber(name, value, s));
     } else {
       flags.set(name, value);
     }

@@ -26,10 +26,10 @@ const USAGE: Record<RunsCommand, string> = {
 const FLAGS: Record<RunsCommand, Record<string, FlagSpec>> = {
   launch: {
     host: { type: 'string' }, identity: { type: 'string' }, nodes: { type: 'string' }, python: { type: 'string' },
-    'nproc-per-node': { type: 'number' }, detach: { type: 'bool' }, json: { type: 'bool' }, help: { type: 'bool' },
+    'nproc-per-node': { type: 'number', integer: true, min: 1, max: 1024 }, detach: { type: 'bool' }, json: { type: 'bool' }, help: { type: 'bool' },
   },
   attach: { json: { type: 'bool' }, help: { type: 'bool' } },
-  stop: { grace: { type: 'number' }, help: { type: 'bool' } },
+  stop: { grace: { type: 'number', min: 0, max: 86_400 }, help: { type: 'bool' } },
   runs: { json: { type: 'bool' }, help: { type: 'bool' } },
 };
 
