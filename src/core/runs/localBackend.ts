@@ -3,12 +3,16 @@
 // window, the CLI) learns the outcome without having been the parent.
 import { mkdir, open, writeFile, appendFile } from 'node:fs/promises';
 import { watch, type FSWatcher } from 'node:fs';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { LaunchSpec, RunBackend, RunRecord, RunStatus } from './types';
 import { systemClock, systemProcessControl, type Clock, type ProcessControl } from './system';
 import {
-  EVENTS_FILE, LOG_FILE, STOP_REQUESTED_FILE, exists, readEndStatus, readExitCode, statusFromExit,
+  EVENTS_FILE, EXIT_BUSY, LOCK_FILE, LOG_FILE, PID_FILE, STOP_REQUESTED_FILE, exists, readEndStatus, readExitCode,
+  readSmallFile, statusFromExit,
 } from './runFiles';
+import { runOwnership } from './ownership';
+import { StopRefusedError } from './runErrors';
 
 export interface LocalBackendOptions {
   /** Run directories are created as `<runsDir>/<id>` (the run store's root). */
@@ -25,7 +29,12 @@ export interface LocalBackendOptions {
 // `$$` is the wrapper's pid, which detached spawn made the process-group id. `trap : TERM INT` keeps
 // the wrapper alive through a group SIGTERM (the engine still gets the default disposition: traps with
 // a command are reset in children) so it can record the engine's exit code after its graceful stop.
-const WRAPPER = 'echo $$ > pid; trap : TERM INT; "$@"; code=$?; echo $code > exit_code.tmp; mv exit_code.tmp exit_code';
+// A folder whose lock a live engine holds gets neither pid nor exit_code: the wrapper checks the lock
+// first (flock(1), else the holder's pid) and leaves on the engine's "busy" exit code without a trace.
+const BUSY = `{ [ -f ${LOCK_FILE} ] && if command -v flock >/dev/null 2>&1; then ! flock -n ${LOCK_FILE} true; `
+  + `else read -r p _ < ${LOCK_FILE} && kill -0 "$p" 2>/dev/null; fi; }`;
+const WRAPPER = `if ${BUSY}; then exit ${EXIT_BUSY}; fi; echo $$ > ${PID_FILE}; trap : TERM INT; "$@"; code=$?; `
+  + `[ $code -eq ${EXIT_BUSY} ] && exit ${EXIT_BUSY}; echo $code > exit_code.tmp; mv exit_code.tmp exit_code`;
 
 const READ_CHUNK = 64 * 1024;
 
@@ -48,8 +57,17 @@ export class LocalBackend implements RunBackend {
       throw new Error(`--out is chosen by the run store (${join(this.options.runsDir, '<run id>')}); set the runs directory instead.`);
     }
     const dir = join(this.options.runsDir, spec.id);
-    await mkdir(dir, { recursive: true });
     const args = [...spec.engineArgs, '--out', dir];
+    const record: RunRecord = {
+      id: spec.id, name: spec.name, target: spec.target, engineArgs: args, dir, localDir: dir,
+      createdAt: this.clock.now(), status: 'running',
+      ...(spec.predictedPeakBytes !== undefined ? { predictedPeakBytes: spec.predictedPeakBytes } : {}),
+    };
+    // Idempotent by run id: a launch repeated after a crash finds its wrapper and reports it.
+    const already = await this.startedWrapper(record);
+    if (already) return already;
+    await this.refuseIfLocked(dir);
+    await mkdir(dir, { recursive: true });
     // Created up front so followers can open it before the engine writes its first line.
     await appendFile(join(dir, EVENTS_FILE), '');
     const pid = await this.proc.spawnDetached({
@@ -59,15 +77,38 @@ export class LocalBackend implements RunBackend {
       env: { ...process.env, ...this.options.env, PYTHONUNBUFFERED: '1' },
       logPath: join(dir, LOG_FILE),
     });
-    return {
-      id: spec.id, name: spec.name, target: spec.target, engineArgs: args, dir, localDir: dir,
-      createdAt: this.clock.now(), pid, pgid: pid, status: 'running',
-      ...(spec.predictedPeakBytes !== undefined ? { predictedPeakBytes: spec.predictedPeakBytes } : {}),
-    };
+    const startTime = this.proc.identify(pid)?.startTime;
+    return { ...record, pid, pgid: pid, ...(startTime !== undefined ? { startTime } : {}) };
+  }
+
+  private async startedWrapper(record: RunRecord): Promise<RunRecord | undefined> {
+    const pid = Number.parseInt((await readSmallFile(join(record.dir, PID_FILE), 64)) ?? '', 10);
+    if (!Number.isSafeInteger(pid)) return undefined;
+    const own = runOwnership(this.proc, { ...record, pid, pgid: pid });
+    return own.state === 'ours' ? { ...record, pid, pgid: pid, startTime: own.leader.startTime } : undefined;
+  }
+
+  /** The engine refuses a held folder too, but only after the log was opened there: refuse first. */
+  private async refuseIfLocked(dir: string): Promise<void> {
+    const words = ((await readSmallFile(join(dir, LOCK_FILE), 256)) ?? '').split(/\s+/);
+    const holder = Number.parseInt(words[0] ?? '', 10);
+    // The pid is only meaningful on the host that wrote it (a shared file system can hold other hosts' runs).
+    if (Number.isSafeInteger(holder) && holder > 0 && words[1] === hostname() && this.proc.identify(holder)) {
+      throw new Error(`the run folder ${dir} is in use by a running engine (pid ${holder}); wait for it, stop it, or launch a new run`);
+    }
   }
 
   private async isRunning(record: RunRecord): Promise<boolean> {
-    return record.pgid !== undefined && this.proc.groupAlive(record.pgid) && (await readExitCode(record.dir)) === undefined;
+    if (record.pgid === undefined || runOwnership(this.proc, record).state === 'foreign') return false;
+    return this.proc.groupAlive(record.pgid) && (await readExitCode(record.dir)) === undefined;
+  }
+
+  async reconcile(record: RunRecord): Promise<RunRecord> {
+    if (record.status !== 'starting' || record.pgid !== undefined) return record;
+    const started = await this.startedWrapper(record);
+    if (started) return { ...started, status: 'running' };
+    // No wrapper of this run is alive: it ended already, or the launch died before starting it.
+    return { ...record, status: await this.status(record) };
   }
 
   async status(record: RunRecord): Promise<RunStatus> {
@@ -77,14 +118,19 @@ export class LocalBackend implements RunBackend {
     const end = await readEndStatus(join(record.dir, EVENTS_FILE));
     if (end) return end;
     if (code !== undefined) return statusFromExit(code, stopRequested);
-    if (record.pgid === undefined) return 'unknown';
+    if (record.pgid === undefined) return record.status === 'starting' ? 'failed' : 'unknown';
+    // A record naming a process that is not this run's says nothing about the run.
+    if (runOwnership(this.proc, record).state === 'foreign') return 'unknown';
     // Dead without an exit code: SIGKILLed (by stop or by the OS) or the machine rebooted.
     return stopRequested ? 'stopped' : 'failed';
   }
 
   async stop(record: RunRecord, graceMs: number): Promise<void> {
-    const pgid = record.pgid;
-    if (pgid === undefined) throw new Error(`run ${record.id} has no process group recorded`);
+    const own = runOwnership(this.proc, record);
+    if (own.state === 'foreign') throw new StopRefusedError(`${own.reason}; nothing was signalled.`);
+    // A leader that is gone leaves nothing to verify a group by: a group alive without it is not ours to kill.
+    if (own.state === 'gone') return;
+    const pgid = own.leader.pgid;
     await writeFile(join(record.dir, STOP_REQUESTED_FILE), `${this.clock.now()}\n`);
     this.proc.killGroup(pgid, 'SIGTERM');
     const deadline = this.clock.now() + graceMs;
@@ -118,7 +164,7 @@ export class LocalBackend implements RunBackend {
 }
 
 /** Reads the file from `pos` to its current end; returns the new position. */
-async function readFrom(path: string, pos: number, onBytes: (chunk: Buffer) => void, signal: AbortSignal): Promise<number> {
+async function readFrom(path: string, pos: number, onBytes: (chunk: Buffer) => void | Promise<void>, signal: AbortSignal): Promise<number> {
   let handle;
   try {
     handle = await open(path, 'r');
@@ -132,7 +178,7 @@ async function readFrom(path: string, pos: number, onBytes: (chunk: Buffer) => v
       const { bytesRead } = await handle.read(buf, 0, READ_CHUNK, pos);
       if (bytesRead === 0) return pos;
       pos += bytesRead;
-      onBytes(buf.subarray(0, bytesRead));
+      await onBytes(buf.subarray(0, bytesRead)); // a slow consumer pauses the reading (see RunBackend.follow)
     }
   } finally {
     await handle.close();

@@ -1,10 +1,13 @@
 // The run store: one directory per run under the runs root (default `.sltrain/runs/<id>`) holding
 // run.json. It knows nothing about backends: remote runs keep their events mirror in the same folder.
-import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { RunRecord } from './types';
+import { readSmallFile } from './runFiles';
+import type { RunRecord, RunStatus } from './types';
 
 export const RUN_FILE = 'run.json';
+/** A run record is a few hundred bytes; anything near this is not one. */
+const MAX_RUN_FILE_BYTES = 1024 * 1024;
 
 /** Sortable, readable, unique enough for one user: 20261129-011502-k3f9. */
 export function newRunId(nowMs: number, random: () => number = Math.random): string {
@@ -13,6 +16,10 @@ export function newRunId(nowMs: number, random: () => number = Math.random): str
   const stamp = `${d.getUTCFullYear()}${p(d.getUTCMonth() + 1)}${p(d.getUTCDate())}-${p(d.getUTCHours())}${p(d.getUTCMinutes())}${p(d.getUTCSeconds())}`;
   const suffix = Math.floor(random() * 36 ** 4).toString(36).padStart(4, '0');
   return `${stamp}-${suffix}`;
+}
+
+export function isFinal(status: RunStatus): boolean {
+  return status === 'completed' || status === 'failed' || status === 'stopped';
 }
 
 function isRecord(v: unknown): v is RunRecord {
@@ -43,20 +50,30 @@ export class RunStore {
 
   async get(id: string): Promise<RunRecord | undefined> {
     if (id.includes('/') || id.includes('\\') || id.startsWith('.')) return undefined;
+    // Only a regular file of sane size: a FIFO or a link to /dev/zero must not hang or fill memory.
+    const text = await readSmallFile(join(this.dirFor(id), RUN_FILE), MAX_RUN_FILE_BYTES);
+    if (text === undefined) return undefined;
     try {
-      const parsed: unknown = JSON.parse(await readFile(join(this.dirFor(id), RUN_FILE), 'utf8'));
+      const parsed: unknown = JSON.parse(text);
       return isRecord(parsed) ? parsed : undefined;
     } catch {
       return undefined;
     }
   }
 
-  /** Atomic (write + rename), so a reader never sees half a file. */
+  /**
+   * Atomic (write + rename), so a reader never sees half a file. A final status already stored
+   * (completed, failed, stopped) is never replaced by "unknown" or "starting": those only say that
+   * nothing could be learned right now (host down, record reconciled late), not how the run ended.
+   */
   async save(record: RunRecord): Promise<void> {
     const dir = this.dirFor(record.id);
     await mkdir(dir, { recursive: true });
+    const stored = await this.get(record.id);
+    const keep = stored !== undefined && isFinal(stored.status) && !isFinal(record.status) && record.status !== 'running';
+    const toWrite = keep ? { ...record, status: stored.status } : record;
     const tmp = join(dir, `${RUN_FILE}.${process.pid}.tmp`);
-    await writeFile(tmp, JSON.stringify(record, null, 2) + '\n');
+    await writeFile(tmp, JSON.stringify(toWrite, null, 2) + '\n');
     await rename(tmp, join(dir, RUN_FILE));
   }
 

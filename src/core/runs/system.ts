@@ -1,6 +1,6 @@
 // The side effects the run backends need, behind small interfaces so unit tests can use fakes.
-import { spawn } from 'node:child_process';
-import { closeSync, openSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { closeSync, openSync, readFileSync, readlinkSync } from 'node:fs';
 
 export interface DetachedSpawn {
   command: string;
@@ -11,6 +11,17 @@ export interface DetachedSpawn {
   logPath: string;
 }
 
+/** What this host says about a live process, to tell a run's own leader from a reused or foreign pid. */
+export interface ProcessIdentity {
+  /** Opaque start time (clock ticks since boot from /proc, else `ps -o lstart`): equal means same process. */
+  startTime: string;
+  pgid: number;
+  /** Its working directory when readable (Linux /proc); undefined elsewhere. */
+  cwd?: string;
+  /** Its command line, arguments joined by spaces. */
+  cmdline: string;
+}
+
 export interface ProcessControl {
   /** Starts a process as leader of a new session and process group; returns its pid (= pgid). */
   spawnDetached(spec: DetachedSpawn): Promise<number>;
@@ -18,6 +29,59 @@ export interface ProcessControl {
   groupAlive(pgid: number): boolean;
   /** Signals the whole process group; a group that is already gone is not an error. */
   killGroup(pgid: number, signal: NodeJS.Signals): void;
+  /** The live process `pid`, or undefined when there is none. */
+  identify(pid: number): ProcessIdentity | undefined;
+  /** The caller's own process group (never to be signalled). */
+  ownGroup(): number;
+}
+
+/** pgid 0 and -1 mean "my group" and "everyone" to kill(2); 1 is init. None is ever a run's group. */
+export function signallableGroup(pgid: unknown): pgid is number {
+  return typeof pgid === 'number' && Number.isSafeInteger(pgid) && pgid > 1;
+}
+
+function fromProc(pid: number): ProcessIdentity | undefined {
+  let stat: string;
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return undefined;
+  }
+  // The command name in parentheses may hold spaces and ')': fields are counted after the last ')'.
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  let cwd: string | undefined;
+  try {
+    cwd = readlinkSync(`/proc/${pid}/cwd`);
+  } catch {
+    cwd = undefined; // another user's process
+  }
+  let cmdline = '';
+  try {
+    cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ').trim();
+  } catch {
+    // gone meanwhile: the empty command line matches no run
+  }
+  return { startTime: f[19], pgid: Number(f[2]), ...(cwd !== undefined ? { cwd } : {}), cmdline };
+}
+
+function fromPs(pid: number): ProcessIdentity | undefined {
+  try {
+    const head = execFileSync('ps', ['-o', 'pgid=,lstart=', '-p', String(pid)], { encoding: 'utf8' }).trim();
+    const cmdline = execFileSync('ps', ['-o', 'args=', '-p', String(pid)], { encoding: 'utf8' }).trim();
+    const m = /^(\d+)\s+(.+)$/.exec(head);
+    return m ? { pgid: Number(m[1]), startTime: m[2].replace(/\s+/g, ' '), cmdline } : undefined;
+  } catch {
+    return undefined; // ps exits 1 when there is no such process
+  }
+}
+
+function procAvailable(): boolean {
+  try {
+    readFileSync('/proc/self/stat');
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 export interface Clock {
@@ -49,6 +113,7 @@ export const systemProcessControl: ProcessControl = {
     }
   },
   groupAlive(pgid: number): boolean {
+    if (!signallableGroup(pgid)) return false;
     try {
       process.kill(-pgid, 0);
       return true;
@@ -58,10 +123,21 @@ export const systemProcessControl: ProcessControl = {
     }
   },
   killGroup(pgid: number, signal: NodeJS.Signals): void {
+    // The last line of defence: kill(-1) would hit every process of the user, kill(0) the caller.
+    if (!signallableGroup(pgid) || pgid === this.ownGroup()) throw new Error(`refusing to signal process group ${pgid}`);
     try {
       process.kill(-pgid, signal);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ESRCH') throw err;
     }
+  },
+  identify(pid: number): ProcessIdentity | undefined {
+    if (!Number.isSafeInteger(pid) || pid <= 0) return undefined;
+    return procAvailable() ? fromProc(pid) : fromPs(pid);
+  },
+  ownGroup(): number {
+    const me = this.identify(process.pid);
+    if (!me) throw new Error('cannot read this process\'s own process group');
+    return me.pgid;
   },
 };

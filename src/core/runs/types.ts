@@ -47,6 +47,8 @@ export interface RunRecord {
   createdAt: number;
   pid?: number;
   pgid?: number;
+  /** The leader's start time on its host, recorded at launch: stop signals only that very process. */
+  startTime?: string;
   status: RunStatus;
   predictedPeakBytes?: number;
 }
@@ -57,10 +59,21 @@ export interface RunBackend {
   /**
    * Streams events.jsonl bytes starting at `offset` (bytes already received) until the run ends or
    * `signal` aborts. Reconnects on its own where the transport can drop; never repeats or skips a byte.
+   * When `onBytes` returns a promise, no more bytes are delivered until it settles (back-pressure;
+   * typed `void` so that any callback fits).
    */
   follow(record: RunRecord, offset: number, onBytes: (chunk: Buffer) => void, signal: AbortSignal): Promise<void>;
   /** Alive → running; exit_code file → completed/failed/stopped from the last `end` event or the code. */
   status(record: RunRecord): Promise<RunStatus>;
-  /** SIGTERM to the process group (every node), SIGKILL after `graceMs`. */
+  /**
+   * SIGTERM to the process group (every node), SIGKILL after `graceMs`, once the group's leader is
+   * verified on its host as this run's (StopRefusedError otherwise; RunUnreachableError: host down).
+   */
   stop(record: RunRecord, graceMs: number): Promise<void>;
+  /**
+   * Completes a record saved before its launch returned (status "starting", maybe without dir or
+   * pid): from what the host has, the started run's pid, dir and status; the record as it was when
+   * the host cannot tell yet. Launches are idempotent by run id, so this never starts anything.
+   */
+  reconcile?(record: RunRecord): Promise<RunRecord>;
 }

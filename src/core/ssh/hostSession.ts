@@ -1,6 +1,7 @@
 // Per-host preparation shared by the single-host and multi-node backends: resolve the work directory,
 // make sure the engine copy is there, pick and check the Python, then start a detached job.
 import { posix } from 'node:path';
+import { EXIT_BUSY } from '../runs/runFiles';
 import type { HostSpec } from '../runs/types';
 import type { SshSession } from './connection';
 import type { SshDeps } from './deps';
@@ -55,15 +56,31 @@ export async function prepareHost(session: SshSession, host: HostSpec, deps: Ssh
   return { workDir, engineCopy, python, report };
 }
 
-/** Starts the detached job; returns its pid (= process-group id). */
-export async function startDetached(session: SshSession, dir: string, cmd: RemoteCommand): Promise<number> {
+export interface StartedJob {
+  /** The wrapper's pid, which is the job's process-group id. */
+  pid: number;
+  /** Its start time on the host, as the stop script will check it. */
+  startTime?: string;
+}
+
+/** `PID [START]`, the last line launchScript and identityScript print. */
+export function parseJobLine(stdout: string): StartedJob | undefined {
+  const m = /^(\d+)(?: (.+))?$/.exec(stdout.trim().split('\n').pop() ?? '');
+  const pid = m ? Number(m[1]) : NaN;
+  if (!m || !Number.isSafeInteger(pid) || pid <= 1) return undefined;
+  return { pid, ...(m[2] ? { startTime: m[2].trim() } : {}) };
+}
+
+/** Starts the detached job (or finds the one this run id already started); returns its pid and start time. */
+export async function startDetached(session: SshSession, dir: string, cmd: RemoteCommand): Promise<StartedJob> {
   const r = await session.exec(launchScript(dir, cmd));
-  const pid = Number(r.stdout.trim().split('\n').pop());
+  // No exit status: the connection went while the script ran, so the job may or may not be running.
+  if (r.code === undefined) throw new SshError('dropped', `Connection to ${session.where} dropped while starting the run.`);
   if (r.code === 90) throw new SshError('remote', `Cannot create the run directory ${dir} on ${session.where}: ${r.stderr.trim()}`);
-  if (!Number.isInteger(pid) || pid <= 0) {
-    throw new SshError('remote', `The run did not start on ${session.where}: ${r.stderr.trim() || 'no pid recorded'}`);
-  }
-  return pid;
+  if (r.code === EXIT_BUSY) throw new SshError('remote', `${r.stderr.trim()} on ${session.where}; nothing was started.`);
+  const job = parseJobLine(r.stdout);
+  if (!job) throw new SshError('remote', `The run did not start on ${session.where}: ${r.stderr.trim() || 'no pid recorded'}`);
+  return job;
 }
 
 export function engineEnv(deps: SshDeps, engineCopy: string, runName: string): Record<string, string> {

@@ -14,7 +14,7 @@ import type { HostReport } from './hostCheck';
 import { checkRunId, engineEnv, prepareHost, resolveWorkDir, startDetached } from './hostSession';
 import { shQuote } from './quote';
 import { logTailScript, stateScript, stopScript } from './remoteScripts';
-import { EVENTS_FILE, localRunDir, unknownWhenUnreachable, withSession } from './runHelpers';
+import { EVENTS_FILE, localRunDir, stopOn, unknownWhenUnreachable, withSession } from './runHelpers';
 import { parseRemoteState } from './runState';
 import { effectiveHost } from './sshConfig';
 import type { RemoteState } from './runState';
@@ -102,9 +102,15 @@ async function sampleOtherNodes(hosts: HostSpec[], deps: SshDeps, signal: AbortS
 
 export function createMultiNodeOps(deps: SshDeps): RunBackend {
   const reports = new Map<string, HostReport>();
-  const stopAll = (record: RunRecord, graceMs: number): Promise<unknown> =>
-    Promise.all(nodes(record).hosts.map((host, rank) => withSession(host, deps, async (s) =>
-      s.exec(stopScript(await nodeDir(s, host, record.id, rank), graceMs)))));
+  // Rank 0's leader is checked against the pid and start time the launch recorded; the others against
+  // their own folder. A node that is down or refuses fails the stop after every other node was tried.
+  const stopAll = async (record: RunRecord, graceMs: number): Promise<void> => {
+    const results = await Promise.allSettled(nodes(record).hosts.map((host, rank) => stopOn(host, deps, async (s) =>
+      s.exec(stopScript(await nodeDir(s, host, record.id, rank), graceMs,
+        rank === 0 ? { pid: record.pid, startTime: record.startTime } : {})))));
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) throw failed.reason;
+  };
   return {
     async launch(spec: LaunchSpec): Promise<RunRecord> {
       checkRunId(spec.id);
@@ -131,12 +137,13 @@ export function createMultiNodeOps(deps: SshDeps): RunBackend {
           const argv = [prep.python, '-m', 'torch.distributed.run', '--nnodes', String(hosts.length),
             '--node-rank', String(rank), '--nproc-per-node', String(nprocPerNode), '--master-addr', masterAddr,
             '--master-port', String(masterPort), '-m', 'sltrain.train', ...spec.engineArgs, '--out', dir];
-          const pid = await startDetached(s, dir, { argv, env: engineEnv(deps, prep.engineCopy, spec.name) });
+          const job = await startDetached(s, dir, { argv, env: engineEnv(deps, prep.engineCopy, spec.name) });
           if (rank === 0) record.dir = dir;
-          return pid;
+          return job;
         }).catch((err: Error) => { throw new SshError('remote', `Node ${rank} (${host.name}): ${err.message}`); })));
         deps.logger.info(`Started ${spec.name} on ${hosts.length} nodes (rendezvous ${masterAddr}:${masterPort}).`);
-        return { ...record, pid: pids[0], pgid: pids[0], status: 'running' };
+        const { pid, startTime } = pids[0];
+        return { ...record, pid, pgid: pid, ...(startTime !== undefined ? { startTime } : {}), status: 'running' };
       } catch (err) {
         await stopAll(record, 0).catch(() => undefined);
         throw err;

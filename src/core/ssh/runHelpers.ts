@@ -5,7 +5,9 @@ import type { HostSpec, RunStatus } from '../runs/types';
 import { connectSsh } from './connection';
 import type { SshSession } from './connection';
 import type { SshDeps } from './deps';
-import { isTransient } from './errors';
+import { isTransient, SshError } from './errors';
+import { RunUnreachableError, StopRefusedError } from '../runs/runErrors';
+import { STOP_REFUSED } from './remoteScripts';
 
 export const EVENTS_FILE = 'events.jsonl';
 
@@ -36,4 +38,18 @@ export async function unknownWhenUnreachable(deps: SshDeps, read: () => Promise<
     deps.logger.warn((err as Error).message);
     return 'unknown';
   }
+}
+
+/** A stop script's outcome: refused (nothing signalled) or done; a host that is down says so. */
+export async function stopOn(host: HostSpec, deps: SshDeps, run: (s: SshSession) => Promise<{ code: number | undefined; stderr: string }>): Promise<void> {
+  let r;
+  try {
+    r = await withSession(host, deps, run);
+  } catch (err) {
+    if (isTransient(err)) throw new RunUnreachableError(host.name, (err as Error).message);
+    throw err;
+  }
+  if (r.code === STOP_REFUSED) throw new StopRefusedError(`${host.name}: ${r.stderr.trim()}; nothing was signalled.`);
+  if (r.code === undefined) throw new RunUnreachableError(host.name, `the connection to ${host.name} dropped during the stop`);
+  if (r.code !== 0) throw new SshError('remote', `Stopping the run on ${host.name} failed: ${r.stderr.trim() || `exit ${r.code}`}`);
 }

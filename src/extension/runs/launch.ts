@@ -11,6 +11,7 @@ import {
 } from '../../core/runs/environment';
 import { engineArgsFor, parseLaunchOptions, runNameFor, type LaunchOptions } from '../../core/runs/launchOptions';
 import { describeTarget, remoteRunDirHint } from '../../core/runs/launchTargets';
+import { RunUnreachableError } from '../../core/runs/runErrors';
 import { newRunId, RunStore } from '../../core/runs/store';
 import type { RunBackend, RunTarget } from '../../core/runs/types';
 import type { RunWatcher } from '../../core/runs/watcher';
@@ -46,6 +47,12 @@ export async function launchCommand(context: vscode.ExtensionContext, watcher: R
   if (!backend) return;
   const id = newRunId(Date.now());
   const where = describeTarget(target);
+  // Saved before the start, completed after it: a dropped link in between leaves a "starting" record
+  // that the Runs view and the CLI reconcile with the host (the host starts a run id at most once).
+  await store.save({
+    id, name: runNameFor(spec.options), target, engineArgs: spec.engineArgs, dir: target.kind === 'local' ? store.dirFor(id) : '',
+    localDir: store.dirFor(id), createdAt: Date.now(), status: 'starting',
+  });
   try {
     const record = await vscode.window.withProgress(
       // Remote: connect (asking about an unknown host key), upload the engine, check Python/torch, start.
@@ -63,6 +70,8 @@ export async function launchCommand(context: vscode.ExtensionContext, watcher: R
   } catch (e) {
     const message = e instanceof Error ? e.message : String(e);
     output.appendLine(`launch on ${where} failed: ${message}`);
+    // A run that may have started (the link dropped after the start) keeps its record; others leave none.
+    if (!(e instanceof RunUnreachableError)) await store.delete(id).catch(() => undefined);
     if (target.kind === 'local') {
       void vscode.window.showErrorMessage(`Could not start the engine: ${message}`);
       return;
