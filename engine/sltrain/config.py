@@ -8,14 +8,15 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from . import schema
 from .errors import ConfigError
 from .limits import MODEL as MODEL_LIMITS, RUN as RUN_LIMITS, read_json_file
 
 PRESETS_PATH = Path(__file__).with_name("presets.json")
 PRESETS: dict[str, dict[str, Any]] = json.loads(PRESETS_PATH.read_text())["presets"]
 
-METHODS = ("full", "lowrank", "relora", "galore", "sltrain")
-INDEX_DTYPES = ("auto", "int16", "int32", "int64")
+METHODS = schema.choices("method")
+INDEX_DTYPES = schema.choices("index_dtype")
 GALORE_PROJ_TYPES = ("std", "reverse_std", "left", "right")
 
 _REQUIRED_INT_FIELDS = (

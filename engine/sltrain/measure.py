@@ -35,6 +35,7 @@ Builds the model and optimizer exactly as `sltrain.train` does (same --model --m
 from __future__ import annotations
 
 import json
+from pathlib import Path
 import sys
 from collections.abc import Callable
 
@@ -232,11 +233,15 @@ def measure(cfg, on_peak_step: Callable[[], None] | None = None) -> dict:
 def main(argv: list[str] | None = None) -> int:
     p = runconfig._Parser(prog="python -m sltrain.measure", description=__doc__.splitlines()[0])
     p.add_argument("--json", action="store_true", help="print the JSON object only (default: also a table)")
+    p.add_argument("--config", type=Path, default=None, metavar="RUN.json",
+                   help="run file (e.g. a plan's \"run\" from sltrain plan --json); flags given as well override it")
     runconfig.add_flags(p, runconfig.MODEL_FLAGS)
     try:
         args = vars(p.parse_args(argv))
-        as_json = args.pop("json")
+        as_json, run_file = args.pop("json"), args.pop("config")
         cfg = runconfig.RunConfig()
+        if run_file is not None:
+            runconfig._apply(cfg, runconfig._read_run_file(run_file), f"--config {run_file}")
         runconfig._apply(cfg, args, "command line")
         cfg.out = "-"  # measure writes nothing
         cfg = runconfig.fill_defaults(cfg)  # bounds --num-threads before torch sees it

@@ -8,11 +8,11 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from . import methods
+from . import methods, schema
 from .config import MethodConfig
 from .errors import ConfigError, MissingDependency
 
-OPTIMIZERS = ("adamw", "adam8bit")
+OPTIMIZERS = schema.choices("optimizer")
 IMPLS = ("auto", "foreach", "fused", "for")
 
 

@@ -13,99 +13,50 @@ import json
 import math
 import os
 import time
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, field, fields, make_dataclass
 from pathlib import Path
 
 from .config import PRESETS, LlamaConfig, MethodConfig, _preset_name, load_model_config, method_defaults
 from .dist import resolve_device
 from .errors import ConfigError
 from .limits import RUN as LIMITS, max_threads, read_json_file
+from .schema import OPTIONS
 
 
-@dataclass
-class RunConfig:
-    # model and method
-    model: str = "llama_tiny"
-    method: str = "sltrain"
-    rank: int | None = None          # the preset's; hidden/4 for a config.json
-    delta: float | None = None
-    alpha: float | None = None
-    index_dtype: str = "auto"        # int16 CSR while in <= 32768, else flat int32 / int64
-    relora_reset_every: int | None = None   # default: min(1000, steps // 4)
-    galore_update_gap: int | None = None    # 200 (500 at 7B), GaLore's scripts
-    galore_scale: float = 0.25
-    # optimizer and schedule
-    optimizer: str = "adamw"
-    per_layer: bool = False
-    lr: float | None = None          # preset's (0.003; GaLore's scripts 0.01)
-    min_lr_ratio: float = 0.1
-    warmup: int | None = None
-    steps: int | None = None
-    weight_decay: float = 0.0
-    grad_clip: float = 0.0           # 0 = off (the papers clip only at 7B, 1.0)
-    # batch and precision
-    batch_size: int = 16             # sequences per micro-batch per process
-    grad_accum: int = 1              # global batch = batch_size * grad_accum * world_size
-    seq_len: int | None = None
-    precision: str | None = None     # bf16 (params in bf16, the papers) on CUDA, fp32 on CPU
-    grad_ckpt: bool = False
-    # data
-    data: str = "embedded"
-    tokenizer: str = "byte"
-    text_field: str = "text"
-    packing: bool = False
-    # bookkeeping
-    eval_every: int = 100
-    eval_batches: int = 8
-    save_every: int = 1000
-    keep_checkpoints: int = 2        # 0 = keep all
-    seed: int = 42
-    device: str = "auto"
-    num_threads: int | None = None   # min(4, cpu count), fixed so CPU runs are reproducible
-    out: str | None = None           # runs/<model>-<method>-<UTC time>
+_PY_TYPES = {"str": "str", "int": "int", "float": "float", "bool": "bool"}
 
+
+def _type_of(o: dict) -> str:
+    t = _PY_TYPES[o["type"]]
+    return f"{t} | None" if o.get("nullable") else t
+
+
+class _RunConfigMethods:
     def method_config(self) -> MethodConfig:
         return MethodConfig(
             method=self.method, rank=self.rank, delta=self.delta if self.method == "sltrain" else 0.0,
             alpha=self.alpha, index_dtype=self.index_dtype,
-            relora_reset_every=self.relora_reset_every, galore_update_gap=self.galore_update_gap,
-            galore_scale=self.galore_scale)
+            relora_reset_every=self.relora_reset_every, relora_reset_ratio=self.relora_reset_ratio,
+            galore_update_gap=self.galore_update_gap, galore_scale=self.galore_scale)
 
     def model_config(self) -> LlamaConfig:
         return load_model_config(self.model)
 
 
-FIELDS = {f.name for f in fields(RunConfig)}
-CHOICES = {"method": ("full", "lowrank", "relora", "galore", "sltrain"), "optimizer": ("adamw", "adam8bit"),
-           "precision": ("bf16", "mixed", "fp32"), "index_dtype": ("auto", "int16", "int32", "int64")}
-MODEL_FLAGS = ("model", "method", "rank", "delta", "alpha", "index_dtype", "galore_update_gap", "galore_scale",
-               "relora_reset_every", "optimizer", "per_layer", "lr", "weight_decay", "batch_size", "seq_len",
-               "precision", "grad_ckpt", "seed", "device", "num_threads")
+# One field per option of run_schema.json, in its order, with its default (None = resolved later by
+# fill_defaults from the preset, the device or the machine). The schema is the only place an option
+# is named; the flags (--batch-size for batch_size), the run file's keys and the checks follow it.
+RunConfig = make_dataclass(
+    "RunConfig", [(n, _type_of(o), field(default=o["default"])) for n, o in OPTIONS.items()],
+    bases=(_RunConfigMethods,))
+RunConfig.__module__ = __name__
+RunConfig.__doc__ = "A training run's settings: typed defaults -> run file (--config) -> command-line flags."
 
-
-HELP = {
-    "model": "preset name (llama_tiny, llama_60m, ...) or a Hugging Face config.json",
-    "method": "full | lowrank | relora | galore | sltrain",
-    "rank": "rank r of the factors (default: the preset's)", "delta": "SLTrain sparsity in (0, 1)",
-    "alpha": "scale s = alpha / r", "index_dtype": "SLTrain support indices: auto | int16 (CSR) | int32 | int64 (flat)",
-    "relora_reset_every": "ReLoRA merge interval in steps (default min(1000, steps/4))",
-    "galore_update_gap": "GaLore projector refresh interval", "galore_scale": "GaLore update scale",
-    "optimizer": "adamw | adam8bit (bitsandbytes)", "per_layer": "update each weight inside backward",
-    "lr": "peak learning rate", "min_lr_ratio": "final lr / peak (cosine end)",
-    "warmup": "linear warmup steps from 0", "steps": "optimizer updates", "weight_decay": "decoupled",
-    "grad_clip": "max global grad norm, 0 = off", "batch_size": "sequences per micro-batch per process",
-    "grad_accum": "micro-batches per update", "seq_len": "tokens per sequence (default: the preset's)",
-    "precision": "bf16 (params in bf16) | mixed (bf16 autocast, fp32 weights) | fp32",
-    "grad_ckpt": "recompute each decoder layer in backward",
-    "data": "embedded | PATH (.txt, .jsonl, saved dataset) | hf:NAME[:CONFIG]",
-    "tokenizer": "byte | hf:NAME (hub name or local directory)", "text_field": "document field of jsonl/datasets",
-    "packing": "concatenate documents into full rows instead of padding each",
-    "eval_every": "steps between evaluations (and at the end), 0 = never",
-    "eval_batches": "held-out batches per evaluation", "save_every": "steps between checkpoints (and at the end)",
-    "keep_checkpoints": "newest checkpoints kept, 0 = all", "seed": "model, support and data-order seed",
-    "device": "auto | cpu | cuda | cuda:N", "num_threads": "torch CPU threads (default min(4, cores))",
-    "out": "run directory (default runs/<model>-<method>-<time>)",
-}
+FIELDS = set(OPTIONS)
+CHOICES = {n: tuple(o["choices"]) for n, o in OPTIONS.items() if "choices" in o}
+# The model/method/optimizer/batch subset `sltrain.measure` takes (what its tensors depend on).
+MODEL_FLAGS = tuple(n for n, o in OPTIONS.items() if o.get("measure"))
+HELP = {n: o["help"] + (f" [{o['unit']}]" if "unit" in o else "") for n, o in OPTIONS.items()}
 
 
 def add_flags(p: argparse.ArgumentParser, names=tuple(f.name for f in fields(RunConfig))) -> None:

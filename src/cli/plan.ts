@@ -4,38 +4,44 @@ import { findGpu, GPU_MODELS, usableBytes } from '../core/gpus';
 import { ConfigError, findPreset, parseLlamaConfigText, PRESETS, type ModelConfig } from '../core/modelConfig';
 import { defaultPlanOptions, plan, planAll } from '../core/planner/plan';
 import { METHODS, type Method, type PlanOptions, type PlanResult } from '../core/planner/types';
+import { flagOf, PLAN_ONLY_OPTIONS, RUN_OPTIONS } from '../core/runSchema';
 import { validatePlanOptions } from '../core/planner/validate';
 import { parseArgs, UsageError, type FlagSpec } from './args';
 import { renderComparison, renderSingle } from './planFormat';
 
+/** The planner's flag for a schema option: its spec from the option's type and choices. */
+function flagSpec(o: { type: string; choices?: readonly string[] }): FlagSpec {
+  if (o.type === 'bool') return { type: 'bool' };
+  if (o.type === 'str') return o.choices ? { type: 'string', choices: o.choices } : { type: 'string' };
+  return { type: 'number', integer: o.type === 'int' };
+}
+
+/** Every option the planner models, under the engine's flag name and its older planner aliases. */
+const MODELLED = RUN_OPTIONS.filter((o) => o.plan && o.plan.key !== 'model' && o.name !== 'method');
+const PLAN_ONLY_FLAGS = PLAN_ONLY_OPTIONS.map((o) => ({ flag: flagOf(o.name).slice(2), key: o.plan.key, spec: flagSpec(o) }));
+
 const FLAGS: Record<string, FlagSpec> = {
   model: { type: 'string' },
   method: { type: 'string', choices: [...METHODS, 'all'] },
-  rank: { type: 'number' },
-  delta: { type: 'number' },
-  alpha: { type: 'number' },
-  optimizer: { type: 'string', choices: ['adamw', 'adam8bit'] },
-  'per-layer': { type: 'bool' },
-  precision: { type: 'string', choices: ['bf16', 'fp32', 'mixed'] },
-  batch: { type: 'number' },
-  seq: { type: 'number' },
-  'grad-accum': { type: 'number' },
-  'grad-ckpt': { type: 'bool' },
-  gpus: { type: 'number' },
-  sharding: { type: 'string', choices: ['ddp', 'zero1', 'zero2', 'zero3', 'fsdp'] },
-  'index-dtype': { type: 'string', choices: ['auto', 'int16', 'int32', 'int64'] },
+  ...Object.fromEntries(MODELLED.flatMap((o) => [o.name.replace(/_/g, '-'), ...(o.plan!.aliases ?? [])].map((f) => [f, flagSpec(o)]))),
+  ...Object.fromEntries(PLAN_ONLY_FLAGS.map((f) => [f.flag, f.spec])),
   'gpu-memory': { type: 'number' },
   gpu: { type: 'string', choices: GPU_MODELS.map((g) => g.id) },
-  'galore-gap': { type: 'number' },
   json: { type: 'bool' },
   help: { type: 'bool' },
 };
 
-export const PLAN_USAGE = `usage: sltrain plan --model PRESET|FILE|all [--method full|lowrank|relora|galore|sltrain|all]
-       [--rank R] [--delta D] [--alpha A] [--optimizer adamw|adam8bit] [--per-layer]
-       [--precision bf16|fp32|mixed] [--batch B] [--seq S] [--grad-accum K] [--grad-ckpt]
-       [--gpus N] [--sharding ddp|zero1|zero2|zero3|fsdp] [--index-dtype auto|int16|int32|int64]
-       [--gpu-memory GB | --gpu ${GPU_MODELS.map((g) => g.id).join('|')}] [--galore-gap STEPS] [--json]
+function usageOf(o: { name: string; type: string; choices?: readonly string[]; plan?: { aliases?: string[] } }): string {
+  const value = o.type === 'bool' ? '' : ` ${o.choices ? o.choices.join('|') : o.name.toUpperCase()}`;
+  const aliases = o.plan?.aliases?.length ? ` (or --${o.plan.aliases.join(', --')})` : '';
+  return `[${flagOf(o.name)}${value}]${aliases}`;
+}
+
+export const PLAN_USAGE = `usage: sltrain plan --model PRESET|FILE|all [--method ${METHODS.join('|')}|all]
+       ${MODELLED.map(usageOf).join('\n       ')}
+       ${PLAN_ONLY_OPTIONS.map(usageOf).join(' ')}
+       [--gpu-memory GB | --gpu ${GPU_MODELS.map((g) => g.id).join('|')}] [--json]
+The option names are the engine's (python -m sltrain.train); --json gives each plan's engine run file as "run".
 presets: ${PRESETS.map((p) => p.name).join(', ')}
 GB = 1e9 bytes (the papers' unit); GiB = 2^30 bytes.`;
 
@@ -56,26 +62,19 @@ export function loadModel(spec: string): ModelConfig {
 }
 
 function optionsFrom(flags: Map<string, string | number | boolean>, config: ModelConfig, method: Method): PlanOptions {
-  const o: Partial<PlanOptions> = { method };
-  const num = (k: string): number | undefined => flags.get(k) as number | undefined;
-  const str = <T extends string>(k: string): T | undefined => flags.get(k) as T | undefined;
-  const set = <K extends keyof PlanOptions>(key: K, v: PlanOptions[K] | undefined): void => {
-    if (v !== undefined) o[key] = v;
+  const o: Record<string, unknown> = { method };
+  const given = (names: string[]): string | undefined => {
+    const present = names.filter((n) => flags.has(n));
+    if (present.length > 1) throw new UsageError(`give one of --${present.join(', --')}: they are the same option.`);
+    return present[0];
   };
-  set('rank', num('rank'));
-  set('delta', num('delta'));
-  set('alpha', num('alpha'));
-  set('optimizer', str('optimizer'));
-  set('precision', str('precision'));
-  set('microBatch', num('batch'));
-  set('seqLen', num('seq'));
-  set('gradAccum', num('grad-accum'));
-  set('gpus', num('gpus'));
-  set('sharding', str('sharding'));
-  set('indexDtype', str('index-dtype'));
-  set('galoreUpdateGap', num('galore-gap'));
-  if (flags.has('per-layer')) o.perLayer = true;
-  if (flags.has('grad-ckpt')) o.gradCkpt = true;
+  for (const opt of MODELLED) {
+    const flag = given([opt.name.replace(/_/g, '-'), ...(opt.plan!.aliases ?? [])]);
+    if (flag !== undefined) o[opt.plan!.key] = flags.get(flag);
+  }
+  for (const f of PLAN_ONLY_FLAGS) if (flags.has(f.flag)) o[f.key] = flags.get(f.flag);
+  const str = <T extends string>(k: string): T | undefined => flags.get(k) as T | undefined;
+  const num = (k: string): number | undefined => flags.get(k) as number | undefined;
   const gpuId = str<string>('gpu');
   if (gpuId && flags.has('gpu-memory')) throw new UsageError('give either --gpu or --gpu-memory, not both.');
   if (gpuId) {
@@ -85,7 +84,7 @@ function optionsFrom(flags: Map<string, string | number | boolean>, config: Mode
   }
   const mem = num('gpu-memory');
   if (mem !== undefined) o.gpuMemoryBytes = mem * 1e9;
-  return defaultPlanOptions(config, o);
+  return defaultPlanOptions(config, o as Partial<PlanOptions>);
 }
 
 /** Runs `sltrain plan`; returns the exit code (2 for bad input). */

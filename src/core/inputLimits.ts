@@ -20,10 +20,10 @@ export const MODEL_FIELD_LIMITS: Readonly<Record<ModelLimitField, number>> = ENG
 
 /** Planner flags and the largest value accepted for each (the engine's flag of the same meaning where there is one). */
 export const PLAN_OPTION_LIMITS = {
-  '--batch': ENGINE.run.batch_size,
-  '--seq': ENGINE.run.seq_len,
+  '--batch-size': ENGINE.run.batch_size,
+  '--seq-len': ENGINE.run.seq_len,
   '--grad-accum': ENGINE.run.grad_accum,
-  '--galore-gap': ENGINE.run.steps,
+  '--galore-update-gap': ENGINE.run.steps,
   '--alpha': ENGINE.run.alpha,
   '--gpus': 131_072,
   '--gpu-memory': 100_000,

@@ -109,10 +109,10 @@ describe('sltrain plan refuses hostile inputs with exit 2, a message and bounded
   });
   it('planner flags above their limits', async () => {
     for (const [flag, limit] of Object.entries(PLAN_OPTION_LIMITS)) {
-      if (flag === '--seq') continue; // bounded by the model's max_position_embeddings first
+      if (flag === '--seq-len') continue; // bounded by the model's max_position_embeddings first
       await refused(['--model', 'llama_60m', flag, String(limit * 10)], new RegExp(`${flag} ${limit * 10} is above the limit of ${limit}`));
     }
-    await refused(['--model', 'llama_60m', '--seq', '1e8'], /--seq 100000000 is longer than the model's max_position_embeddings/);
+    await refused(['--model', 'llama_60m', '--seq', '1e8'], /--seq-len 100000000 is longer than the model's max_position_embeddings/);
   });
   it('accepts a 70B-class config within every limit', async () => {
     const llama70b = { model_type: 'llama', hidden_size: 8192, intermediate_size: 28672, num_attention_heads: 64,

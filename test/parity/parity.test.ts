@@ -6,22 +6,15 @@ import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import type { RunSpec } from '../../src/core/runSchema';
 
 const ROOT = join(__dirname, '..', '..', '..');
 const PY = join(ROOT, 'engine', '.venv', 'bin', 'python');
 const CLI = join(ROOT, 'dist', 'cli.js');
 
-interface Case {
-  model: string;
-  method: 'full' | 'lowrank' | 'relora' | 'galore' | 'sltrain';
-  optimizer: 'adamw' | 'adam8bit';
-  per_layer: boolean;
-  precision: 'fp32' | 'bf16' | 'mixed';
-  batch_size: number;
-  seq_len: number;
-  grad_ckpt?: boolean;
-  index_dtype?: 'int16' | 'int32' | 'int64';
-}
+/** A setup in the engine's own names (the run schema): what both sides are given. */
+type Case = { [K in 'model' | 'method' | 'optimizer' | 'per_layer' | 'precision' | 'batch_size' | 'seq_len']-?: NonNullable<RunSpec[K]> }
+  & Pick<RunSpec, 'grad_ckpt' | 'index_dtype'>;
 
 interface Measured {
   params: { total: number; trainable: number; sparse_nonzeros: number };
@@ -71,7 +64,7 @@ function matrix(): Case[] {
   return cases;
 }
 
-function measureAll(cases: Case[]): Array<{ case: Case; measured: Measured }> {
+function measureAll(cases: Array<Record<string, unknown>>): Array<{ case: Case; measured: Measured }> {
   const out = execFileSync(PY, [join(ROOT, 'test', 'parity', 'measure_matrix.py')], {
     input: JSON.stringify(cases), cwd: join(ROOT, 'engine'), maxBuffer: 64 * 1024 * 1024,
     stdio: ['pipe', 'pipe', 'inherit'],
@@ -80,6 +73,7 @@ function measureAll(cases: Case[]): Array<{ case: Case; measured: Measured }> {
 }
 
 interface PlanJson {
+  run: Record<string, unknown>;
   params: { total: number; trainable: number; sparseNonzeros: number };
   staticBytes: Record<string, number>;
   largestGradientBytes: number;
@@ -88,7 +82,7 @@ interface PlanJson {
 
 function planFor(c: Case): PlanJson {
   const args = ['plan', '--model', c.model, '--method', c.method, '--optimizer', c.optimizer, '--precision', c.precision,
-    '--batch', String(c.batch_size), '--seq', String(c.seq_len), '--json'];
+    '--batch-size', String(c.batch_size), '--seq-len', String(c.seq_len), '--json'];
   if (c.per_layer) args.push('--per-layer');
   if (c.grad_ckpt) args.push('--grad-ckpt');
   if (c.index_dtype) args.push('--index-dtype', c.index_dtype);
@@ -99,14 +93,18 @@ const ready = existsSync(PY) && existsSync(CLI);
 describe('planner matches the engine on CPU', { skip: ready ? false : 'run `make build venv` first' }, () => {
   const cases = matrix();
   let results: Array<{ case: Case; measured: Measured }> = [];
+  let plans: PlanJson[] = [];
   const errors: number[] = [];
-  it(`measures ${cases.length} setups in the engine`, () => {
-    results = measureAll(cases);
+  it(`measures ${cases.length} setups in the engine, each from its plan's own run file`, () => {
+    // The round trip the launch makes: sltrain plan --json → "run" → the engine builds exactly that.
+    plans = cases.map(planFor);
+    results = measureAll(plans.map((p) => p.run));
     assert.equal(results.length, cases.length);
   });
   it('parameter totals, trainable counts and nonzeros are equal', () => {
-    for (const { case: c, measured: m } of results) {
-      const p = planFor(c);
+    for (const [i, { measured: m }] of results.entries()) {
+      const c = cases[i];
+      const p = plans[i];
       const tag = JSON.stringify(c);
       assert.equal(p.params.total, m.params.total, `total ${tag}`);
       assert.equal(p.params.trainable, m.params.trainable, `trainable ${tag}`);

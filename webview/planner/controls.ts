@@ -1,9 +1,14 @@
 // The option controls. They report edits as partial PlanOptions; the host replans and sends a snapshot
 // back, which then sets every control that the user is not editing at that moment.
-import type { Method, Optimizer, PlanOptions, Precision } from '../../src/core/planner/types';
+import { METHODS, type Method, type Optimizer, type PlanOptions, type Precision } from '../../src/core/planner/types';
+import { choicesOf } from '../../src/core/runSchema';
 import { GB, type GpuChoice } from '../../src/shared/protocol/planner';
 import { checkbox, dropdown, textField, type Control } from '../ui/components';
 import { METHOD_LABELS } from './format';
+
+// The choices are the engine's (the run schema); only their labels are the panel's.
+const PRECISION_LABELS: Record<Precision, string> = { bf16: 'bf16 (papers)', mixed: 'Mixed (fp32 master)', fp32: 'fp32' };
+const OPTIMIZER_LABELS: Record<Optimizer, string> = { adamw: 'AdamW', adam8bit: '8-bit Adam' };
 
 export interface ControlsView {
   readonly element: HTMLElement;
@@ -64,8 +69,7 @@ export function buildControls(send: (patch: Patch) => void): ControlsView {
     }, 150);
   };
 
-  const method = dropdown('method', 'Method to launch',
-    (Object.keys(METHOD_LABELS) as Method[]).map((m) => ({ value: m, label: METHOD_LABELS[m] })));
+  const method = dropdown('method', 'Method to launch', METHODS.map((m) => ({ value: m, label: METHOD_LABELS[m] })));
   method.onChange((v) => send({ method: v as Method }));
   const rank = numberField('rank', 'Rank r', positiveInt, (n) => ({ rank: n }), queue);
   const delta = numberField('delta', 'Sparsity δ', fraction, (n) => ({ delta: n }), queue);
@@ -74,16 +78,11 @@ export function buildControls(send: (patch: Patch) => void): ControlsView {
 
   const batch = numberField('micro-batch', 'Micro-batch', positiveInt, (n) => ({ microBatch: n }), queue);
   const seq = numberField('seq-len', 'Sequence length', positiveInt, (n) => ({ seqLen: n }), queue);
-  const precision = dropdown('precision', 'Precision', [
-    { value: 'bf16', label: 'bf16 (papers)' },
-    { value: 'mixed', label: 'Mixed (fp32 master)' },
-    { value: 'fp32', label: 'fp32' },
-  ]);
+  const precision = dropdown('precision', 'Precision',
+    (choicesOf('precision') as Precision[]).map((v) => ({ value: v, label: PRECISION_LABELS[v] })));
   precision.onChange((v) => send({ precision: v as Precision }));
-  const optimizer = dropdown('optimizer', 'Optimizer', [
-    { value: 'adamw', label: 'AdamW' },
-    { value: 'adam8bit', label: '8-bit Adam' },
-  ]);
+  const optimizer = dropdown('optimizer', 'Optimizer',
+    (choicesOf('optimizer') as Optimizer[]).map((v) => ({ value: v, label: OPTIMIZER_LABELS[v] })));
   optimizer.onChange((v) => send({ optimizer: v as Optimizer }));
   const perLayer = checkbox('per-layer', 'Per-layer updates');
   perLayer.onChange((v) => send({ perLayer: v }));

@@ -1,8 +1,10 @@
 // The planner's entry points: parameter counts, the papers' estimate, the real peak and the fit.
 import { defaultsFor, PRESETS, type ModelConfig } from '../modelConfig';
+import { launchProblem } from '../runSchema';
 import { activations } from './activations';
 import { paperEstimate } from './estimate';
 import { plannerMethod } from './methods';
+import { runFromPlan } from './run';
 import { peakMemory, staticPeakParts, type StaticPeakParts } from './peak';
 import { staticBytes } from './staticBytes';
 import { modelTensors } from './tensors';
@@ -101,6 +103,8 @@ export function plan(config: ModelConfig, options: PlanOptions): PlanResult {
     activations: { savedBytes: act.saved, perLayerBytes: act.perLayer, logitsBytes: act.forwardTransient },
     peak,
     fits: fit,
+    run: runFromPlan(config.name, options),
+    ...(launchProblem(options) ? { launchProblem: launchProblem(options) } : {}),
   };
 }
 

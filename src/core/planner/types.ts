@@ -1,14 +1,19 @@
+import { choicesOf } from '../runSchema';
+import type { PlanLayout, RunSpec } from '../runSpec.generated';
+
 // Planner inputs and outputs. These shapes are the `sltrain plan --json` contract (docs/contracts.md): the CLI
 // prints them as they are and the planner panel renders them, so add fields, never rename.
 
-export type Method = 'full' | 'lowrank' | 'relora' | 'galore' | 'sltrain';
-export const METHODS: readonly Method[] = ['full', 'lowrank', 'relora', 'galore', 'sltrain'];
-export type Optimizer = 'adamw' | 'adam8bit';
+// Method, optimizer, precision, index-layout and sharding names come from the engine's run schema,
+// so the planner can never offer a choice the engine does not know.
+export type Method = NonNullable<RunSpec['method']>;
+export const METHODS = choicesOf('method') as readonly Method[];
+export type Optimizer = NonNullable<RunSpec['optimizer']>;
 /** bf16: pure bf16 params/grads/states (the papers); mixed: fp32 master weights + bf16 autocast; fp32. */
-export type Precision = 'bf16' | 'fp32' | 'mixed';
-export type Sharding = 'ddp' | 'zero1' | 'zero2' | 'zero3' | 'fsdp';
+export type Precision = NonNullable<RunSpec['precision']>;
+export type Sharding = NonNullable<PlanLayout['sharding']>;
 /** SLTrain support storage: int16 is CSR (2 B per nonzero + a row offset per row); int32/int64 flat; auto as the engine picks. */
-export type IndexDtype = 'auto' | 'int16' | 'int32' | 'int64';
+export type IndexDtype = NonNullable<RunSpec['index_dtype']>;
 
 export interface PlanOptions {
   method: Method;
@@ -102,4 +107,8 @@ export interface PlanResult {
   activations: { savedBytes: number; perLayerBytes: number; logitsBytes: number };
   peak: Peak;
   fits: Fit;
+  /** The engine run file for exactly this plan: what `python -m sltrain.train --config` takes. */
+  run: RunSpec;
+  /** Why this plan cannot be launched as planned yet, naming the option; absent when it can. */
+  launchProblem?: string;
 }

@@ -1,6 +1,7 @@
 // Checks of planner options against a model: one message per problem, naming the option and the fix.
 import { PLAN_OPTION_LIMITS } from '../inputLimits';
 import type { ModelConfig } from '../modelConfig';
+import { flagOfPlanKey } from '../runSchema';
 import { indexDtypeProblem, linearShapes } from './tensors';
 import type { PlanOptions } from './types';
 
@@ -15,12 +16,12 @@ export function validatePlanOptions(c: ModelConfig, o: PlanOptions): string[] {
     const limit = (PLAN_OPTION_LIMITS as Record<string, number>)[name];
     if (limit !== undefined && v > limit) problems.push(`${name} ${v} is above the limit of ${limit}; use ${limit} or less.`);
   };
-  int('--rank', o.rank, 1);
-  int('--batch', o.microBatch, 1);
-  int('--seq', o.seqLen, 1);
-  int('--grad-accum', o.gradAccum, 1);
-  int('--gpus', o.gpus, 1);
-  int('--galore-gap', o.galoreUpdateGap, 1);
+  int(flagOfPlanKey('rank'), o.rank, 1);
+  int(flagOfPlanKey('microBatch'), o.microBatch, 1);
+  int(flagOfPlanKey('seqLen'), o.seqLen, 1);
+  int(flagOfPlanKey('gradAccum'), o.gradAccum, 1);
+  int(flagOfPlanKey('gpus'), o.gpus, 1);
+  int(flagOfPlanKey('galoreUpdateGap'), o.galoreUpdateGap, 1);
   if (Number.isInteger(o.rank) && o.rank > smallest && o.method !== 'full') {
     problems.push(`--rank ${o.rank} is above the smallest linear dimension of ${c.name} (${smallest}); use --rank ${smallest} or less.`);
   }
@@ -37,7 +38,7 @@ export function validatePlanOptions(c: ModelConfig, o: PlanOptions): string[] {
   const indexProblem = o.method === 'sltrain' ? indexDtypeProblem(c, o.indexDtype) : undefined;
   if (indexProblem) problems.push(`${indexProblem}.`);
   if (o.seqLen > c.maxPositionEmbeddings) {
-    problems.push(`--seq ${o.seqLen} is longer than the model's max_position_embeddings (${c.maxPositionEmbeddings}).`);
+    problems.push(`${flagOfPlanKey('seqLen')} ${o.seqLen} is longer than the model's max_position_embeddings (${c.maxPositionEmbeddings}).`);
   }
   return problems;
 }

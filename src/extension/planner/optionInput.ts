@@ -1,13 +1,16 @@
 // Options from the page are input like any other: keep only known keys with values of the right
 // type, and phrase the planner's option problems with the panel's labels instead of CLI flags.
 import { METHODS, type PlanOptions } from '../../core/planner/types';
+import { choicesOf } from '../../core/runSchema';
 
-const NUMBER_KEYS = ['rank', 'delta', 'alpha', 'galoreUpdateGap', 'microBatch', 'seqLen', 'gpus', 'gpuMemoryBytes'] as const;
+const NUMBER_KEYS = ['rank', 'delta', 'alpha', 'galoreUpdateGap', 'galoreScale', 'microBatch', 'seqLen', 'gradAccum', 'gpus', 'gpuMemoryBytes'] as const;
 const BOOLEAN_KEYS = ['perLayer', 'gradCkpt', 'hopper'] as const;
 const CHOICES: Record<string, readonly string[]> = {
   method: METHODS,
-  optimizer: ['adamw', 'adam8bit'],
-  precision: ['bf16', 'fp32', 'mixed'],
+  optimizer: choicesOf('optimizer'),
+  precision: choicesOf('precision'),
+  indexDtype: choicesOf('index_dtype'),
+  sharding: choicesOf('sharding'),
 };
 
 export function sanitizeOptions(raw: unknown): Partial<PlanOptions> {
@@ -27,11 +30,11 @@ const FLAG_LABELS: ReadonlyArray<[RegExp, string]> = [
   [/--rank\b/g, 'Rank r'],
   [/--delta\b/g, 'Sparsity δ'],
   [/--alpha\b/g, 'Scale α'],
-  [/--batch\b/g, 'Micro-batch'],
-  [/--seq\b/g, 'Sequence length'],
+  [/--batch-size\b/g, 'Micro-batch'],
+  [/--seq-len\b/g, 'Sequence length'],
   [/--grad-accum\b/g, 'Gradient accumulation'],
   [/--gpus\b/g, 'GPUs'],
-  [/--galore-gap\b/g, 'GaLore update gap'],
+  [/--galore-update-gap\b/g, 'GaLore update gap'],
   [/--gpu-memory\b/g, 'GPU memory'],
   [/--per-layer\b/g, 'Per-layer updates'],
 ];

@@ -2,6 +2,7 @@
 // defaults (the papers' values and the preset's rank/delta/alpha) in place.
 import * as vscode from 'vscode';
 import { METHODS, type Method, type Optimizer, type PlanOptions, type Precision } from '../../core/planner/types';
+import { choicesOf } from '../../core/runSchema';
 
 export function settingsOverrides(): Partial<PlanOptions> {
   const c = vscode.workspace.getConfiguration('sltrain.defaults');
@@ -16,9 +17,9 @@ export function settingsOverrides(): Partial<PlanOptions> {
   num('delta');
   num('alpha');
   const optimizer = c.get<string | null>('optimizer');
-  if (optimizer === 'adamw' || optimizer === 'adam8bit') out.optimizer = optimizer satisfies Optimizer;
+  if (optimizer && choicesOf('optimizer').includes(optimizer)) out.optimizer = optimizer as Optimizer;
   const precision = c.get<string | null>('precision');
-  if (precision === 'bf16' || precision === 'fp32' || precision === 'mixed') out.precision = precision satisfies Precision;
+  if (precision && choicesOf('precision').includes(precision)) out.precision = precision as Precision;
   const perLayer = c.get<boolean | null>('perLayer');
   if (typeof perLayer === 'boolean') out.perLayer = perLayer;
   return out;

@@ -25,6 +25,8 @@ export const galore: PlannerMethod = {
       optimizerBytes: galoreStates + (params.trainable - linearElems) * stateBytes,
     };
   },
+  // The projection rank planned (its scripts' 1024 at 1B unless --rank is given) is the engine's --rank.
+  engineRank: (o) => o.galoreRank ?? o.rank,
   autocastCachedElements: (l) => l.out * l.in,
   extraSavedPerToken: () => 0,
   // One matrix at a time: its low-rank update and the full-size one projected back, or, on projector

@@ -23,6 +23,8 @@ export interface PlannerMethod {
   extraSavedPerToken(rank: number): number;
   /** Transient bytes of the optimizer step beyond the states (GaLore: a full-size update, the SVD). */
   stepTemporaryBytes(c: ModelConfig, o: PlanOptions): number;
+  /** The rank the engine must be given to train what was planned, when it is not `o.rank`. */
+  engineRank?(o: PlanOptions): number;
   /** What would fit when the plan does not; `peakOf` plans the same model with other options. */
   suggestFit?(o: PlanOptions, gpuBytes: number, peakOf: (o: PlanOptions) => number): Fit['suggestion'];
 }
