@@ -100,12 +100,12 @@ function targetFrom(flags: Map<string, string | number | boolean>): RunTarget {
     const nproc = Number(flags.get('nproc-per-node') ?? 1);
     return { kind: 'multinode', hosts: nodes.split(',').filter(Boolean).map((h) => hostSpec(h, identity, python)), nprocPerNode: nproc };
   }
-  if (Number(flags.get('nproc-per-node') ?? 1) !== 1) {
-    throw new UsageError('--nproc-per-node goes with --nodes (torchrun across hosts); a launch on one host runs one engine process.');
-  }
+  // Several processes on one host run under torchrun's single-node mode (a plan for N GPUs: N processes).
+  const nproc = Number(flags.get('nproc-per-node') ?? 1);
+  const layout = nproc > 1 ? { nprocPerNode: nproc } : {};
   const host = flags.get('host');
-  if (typeof host === 'string') return { kind: 'ssh', host: hostSpec(host, identity, python) };
-  return { kind: 'local' };
+  if (typeof host === 'string') return { kind: 'ssh', host: hostSpec(host, identity, python), ...layout };
+  return { kind: 'local', ...layout };
 }
 
 function runName(engineArgs: string[]): string {

@@ -1,25 +1,49 @@
-// Planner options → engine flags; both the flat and the planner's nested argument shapes.
+// The launch argument: the plan's own run file → engine flags; anything else refused by name.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { engineArgsFor, parseLaunchOptions, runNameFor } from '../../src/core/runs/launchOptions';
+import { PRESETS } from '../../src/core/modelConfig';
+import { defaultPlanOptions, plan } from '../../src/core/planner/plan';
+import { engineArgsFor, LaunchArgumentError, parseLaunchOptions, runNameFor } from '../../src/core/runs/launchOptions';
+import { withProcesses } from '../../src/core/runs/processes';
 
-test("the planner's { model, options, predictedPeakBytes } shape", () => {
-  const o = parseLaunchOptions({
-    model: 'llama_60m', predictedPeakBytes: 5.5e9,
-    options: { method: 'sltrain', rank: 128, delta: 0.03, alpha: 32, optimizer: 'adamw', perLayer: false, precision: 'bf16', microBatch: 64, seqLen: 256, gradAccum: 2, gradCkpt: true, gpus: 1, hopper: true },
-  });
-  assert.equal(o.predictedPeakBytes, 5.5e9);
-  assert.deepEqual(engineArgsFor(o, { steps: 1000, data: 'embedded' }), [
-    '--model', 'llama_60m', '--method', 'sltrain', '--rank', '128', '--delta', '0.03', '--alpha', '32', '--optimizer', 'adamw',
-    '--precision', 'bf16', '--batch-size', '64', '--grad-accum', '2', '--seq-len', '256', '--no-per-layer', '--grad-ckpt',
-    '--steps', '1000', '--data', 'embedded',
-  ]);
-  assert.equal(runNameFor(o), 'llama_60m sltrain r=128');
+test("the planner's { run, gpus, sharding, predictedPeakBytes } becomes exactly the planned flags", () => {
+  const config = PRESETS.find((p) => p.name === 'llama_60m')!.config;
+  const planned = plan(config, defaultPlanOptions(config, {
+    method: 'galore', galoreUpdateGap: 500, indexDtype: 'int32', precision: 'mixed', microBatch: 64, gradAccum: 2, gradCkpt: true,
+  }));
+  const o = parseLaunchOptions({ run: planned.run, gpus: 1, sharding: 'ddp', predictedPeakBytes: planned.peak.bytes });
+  assert.equal(o.predictedPeakBytes, planned.peak.bytes);
+  const args = engineArgsFor(o, { steps: 1000, data: 'embedded' });
+  const value = (flag: string): string | undefined => args[args.indexOf(flag) + 1];
+  assert.equal(value('--galore-update-gap'), '500');
+  assert.equal(value('--index-dtype'), 'int32');
+  assert.equal(value('--precision'), 'mixed');
+  assert.equal(value('--batch-size'), '64');
+  assert.equal(value('--grad-accum'), '2');
+  assert.equal(value('--method'), 'galore');
+  assert.ok(args.includes('--grad-ckpt') && args.includes('--no-per-layer'));
+  assert.equal(value('--steps'), '1000');
+  assert.equal(runNameFor(o), 'llama_60m galore r=128');
 });
 
-test('untrusted arguments: wrong types dropped, nothing → defaults', () => {
-  assert.deepEqual(parseLaunchOptions(undefined), {});
-  assert.deepEqual(parseLaunchOptions({ rank: '128', method: 3, perLayer: 'yes', model: '/x/config.json' }), { model: '/x/config.json' });
-  assert.deepEqual(engineArgsFor({}, { steps: 5, data: 'hf:allenai/c4' }), ['--model', 'llama_tiny', '--steps', '5', '--data', 'hf:allenai/c4']);
-  assert.equal(runNameFor({ model: '/x/my_model.json', method: 'full', rank: 8 }), 'my_model full');
+test('nothing → the dialog decides; bad fields refused with their names', () => {
+  assert.deepEqual(parseLaunchOptions(undefined), { run: {}, gpus: 1, sharding: 'ddp' });
+  assert.deepEqual(engineArgsFor(parseLaunchOptions(undefined), { steps: 5, data: 'hf:allenai/c4' }),
+    ['--model', 'llama_tiny', '--steps', '5', '--data', 'hf:allenai/c4']);
+  const refused = (arg: unknown, pattern: RegExp): void => assert.throws(() => parseLaunchOptions(arg), (e: unknown) => e instanceof LaunchArgumentError && pattern.test(e.message));
+  refused({ run: { rank: '128' } }, /run\.rank must be a whole number/);
+  refused({ run: { method: 'lora' } }, /run\.method must be one of full, lowrank, relora, galore, sltrain/);
+  refused({ run: { batch: 4 } }, /run\.batch is not an engine option/);
+  refused({ options: {} }, /unknown field options/);
+  refused({ gpus: 0 }, /gpus must be a whole number from 1/);
+  refused({ gpus: 4, sharding: 'zero3' }, /--sharding zero3: the engine trains with DDP only/);
+  refused('llama_60m', /takes one object/);
+  assert.equal(runNameFor({ run: { model: '/x/my_model.json', method: 'full', rank: 8 }, gpus: 4, sharding: 'ddp' }), 'my_model full ×4');
+});
+
+test('several processes on one host run under torchrun --standalone', () => {
+  assert.deepEqual(withProcesses(['py', '-m', 'sltrain.train'], 1), ['py', '-m', 'sltrain.train']);
+  assert.deepEqual(withProcesses(['py', '-m', 'sltrain.train'], 4),
+    ['py', '-m', 'torch.distributed.run', '--standalone', '--nproc-per-node', '4', '-m', 'sltrain.train']);
+  assert.throws(() => withProcesses(['py'], 0), /from 1 to 1024/);
 });

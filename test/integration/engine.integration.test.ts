@@ -116,3 +116,20 @@ test('real engine: stop sends SIGTERM to the group; the run checkpoints and ends
   const saved = await store.get(rec.id);
   assert.equal(saved?.id, rec.id);
 });
+
+test('real engine: a plan for 2 GPUs runs as 2 processes on this machine (torchrun --standalone, gloo)', { timeout: 240_000 }, async () => {
+  const { store, backend } = await setup();
+  const rec = await backend.launch({
+    id: newRunId(Date.now()), name: 'two processes', target: { kind: 'local', nprocPerNode: 2 },
+    engineArgs: [...TINY, '--steps', '4', '--num-threads', '1'],
+  });
+  await store.save(rec);
+  const events: EngineEvent[] = [];
+  await followRun(backend, rec, 0, (es) => events.push(...es), new AbortController().signal);
+  const start = events.find((e) => e.event === 'start');
+  assert.ok(start?.event === 'start' && start.worldSize === 2, `start: ${JSON.stringify(start)}; see ${join(rec.dir, 'log')}`);
+  assert.deepEqual(steps(events), [1, 2, 3, 4], 'one event per step: rank 0 writes them');
+  const end = events.at(-1);
+  assert.ok(end?.event === 'end' && end.status === 'completed');
+  assert.equal(await backend.status(rec), 'completed');
+});

@@ -1,20 +1,18 @@
-// What `sltrain.launch` accepts from the planner ("Launch with these settings") and how it becomes
-// engine flags. Pure: the extension asks the user for the rest (steps, data, output directory).
+// What `sltrain.launch` accepts ("Launch with these settings" in the planner hands it the plan's own
+// run file) and how it becomes engine flags. Pure: the extension asks the user only for what a plan
+// does not decide (steps, data, where the run goes). The argument is untrusted input (a keybinding or
+// another extension can pass anything), so every field is checked against the run schema and a bad
+// one is refused with its name, never silently dropped.
+import type { Sharding } from '../planner/types';
+import { flagOf, PLAN_ONLY_OPTIONS, RUN_OPTIONS, type OptionValue, type RunOption, type RunSpec } from '../runSchema';
+import { MAX_PROCESSES_PER_HOST } from './processes';
 
 export interface LaunchOptions {
-  /** Preset name or path to a Hugging Face config.json. */
-  model?: string;
-  method?: string;
-  rank?: number;
-  delta?: number;
-  alpha?: number;
-  optimizer?: string;
-  perLayer?: boolean;
-  precision?: string;
-  microBatch?: number;
-  seqLen?: number;
-  gradAccum?: number;
-  gradCkpt?: boolean;
+  /** The engine run file: every option the plan decided, in the engine's names. */
+  run: RunSpec;
+  /** Data-parallel processes (GPUs) the plan is for. */
+  gpus: number;
+  sharding: Sharding;
   /** Planner prediction of the peak (bytes), drawn as the reference line. */
   predictedPeakBytes?: number;
 }
@@ -25,50 +23,87 @@ export interface RunSpecChoices {
   data: string;
 }
 
-const NUMBER_KEYS = ['rank', 'delta', 'alpha', 'microBatch', 'seqLen', 'gradAccum', 'predictedPeakBytes'] as const;
-const STRING_KEYS = ['model', 'method', 'optimizer', 'precision'] as const;
-const BOOL_KEYS = ['perLayer', 'gradCkpt'] as const;
+export class LaunchArgumentError extends Error {}
+
+const TOP_KEYS = ['run', 'gpus', 'sharding', 'predictedPeakBytes'];
+const SHARDING = PLAN_ONLY_OPTIONS.find((o) => o.name === 'sharding')!;
+
+function checkValue(o: RunOption, v: unknown): OptionValue {
+  const where = `sltrain.launch: run.${o.name}`;
+  if (v === null && o.nullable) return null;
+  const ok =
+    o.type === 'bool' ? typeof v === 'boolean'
+      : o.type === 'str' ? typeof v === 'string' && v !== ''
+        : typeof v === 'number' && Number.isFinite(v) && (o.type === 'float' || Number.isInteger(v));
+  const kind = { bool: 'true or false', str: 'a non-empty string', int: 'a whole number', float: 'a number' }[o.type];
+  if (!ok) throw new LaunchArgumentError(`${where} must be ${kind}${o.nullable ? ' or null' : ''}; got ${JSON.stringify(v)}`);
+  if (o.choices && !o.choices.includes(v as string)) {
+    throw new LaunchArgumentError(`${where} must be one of ${o.choices.join(', ')}; got ${JSON.stringify(v)}`);
+  }
+  return v as OptionValue;
+}
 
 /**
- * Accepts the flat shape or the planner's `{ model, options: PlanOptions, predictedPeakBytes }`;
- * fields of the wrong type are dropped (a command argument is untrusted input).
+ * `{ run: RunSpec, gpus?, sharding?, predictedPeakBytes? }` (the planner's), or nothing (the command
+ * palette: the dialog asks for the model). Throws LaunchArgumentError naming the first bad field.
  */
 export function parseLaunchOptions(arg: unknown): LaunchOptions {
-  if (typeof arg !== 'object' || arg === null) return {};
+  if (arg === undefined || arg === null) return { run: {}, gpus: 1, sharding: 'ddp' };
+  if (typeof arg !== 'object' || Array.isArray(arg)) {
+    throw new LaunchArgumentError('sltrain.launch takes one object { run, gpus, sharding, predictedPeakBytes }');
+  }
   const top = arg as Record<string, unknown>;
-  const nested = typeof top.options === 'object' && top.options !== null ? (top.options as Record<string, unknown>) : {};
-  const src: Record<string, unknown> = { ...nested, ...top };
-  const out: LaunchOptions = {};
-  for (const k of NUMBER_KEYS) if (typeof src[k] === 'number' && Number.isFinite(src[k])) out[k] = src[k] as number;
-  for (const k of STRING_KEYS) if (typeof src[k] === 'string' && src[k] !== '') out[k] = src[k] as string;
-  for (const k of BOOL_KEYS) if (typeof src[k] === 'boolean') out[k] = src[k] as boolean;
+  const unknown = Object.keys(top).filter((k) => !TOP_KEYS.includes(k));
+  if (unknown.length) throw new LaunchArgumentError(`sltrain.launch: unknown field ${unknown.join(', ')}; it takes ${TOP_KEYS.join(', ')}`);
+  const run: Record<string, OptionValue> = {};
+  if (top.run !== undefined) {
+    if (typeof top.run !== 'object' || top.run === null || Array.isArray(top.run)) {
+      throw new LaunchArgumentError('sltrain.launch: run must be an engine run file (an object of run options)');
+    }
+    for (const [k, v] of Object.entries(top.run)) {
+      const o = RUN_OPTIONS.find((x) => x.name === k);
+      if (!o) throw new LaunchArgumentError(`sltrain.launch: run.${k} is not an engine option (see engine/sltrain/run_schema.json)`);
+      run[k] = checkValue(o, v);
+    }
+  }
+  const gpus = top.gpus ?? 1;
+  if (typeof gpus !== 'number' || !Number.isInteger(gpus) || gpus < 1 || gpus > MAX_PROCESSES_PER_HOST) {
+    throw new LaunchArgumentError(`sltrain.launch: gpus must be a whole number from 1 to ${MAX_PROCESSES_PER_HOST}; got ${JSON.stringify(gpus)}`);
+  }
+  const sharding = top.sharding ?? 'ddp';
+  if (typeof sharding !== 'string' || !SHARDING.choices!.includes(sharding)) {
+    throw new LaunchArgumentError(`sltrain.launch: sharding must be one of ${SHARDING.choices!.join(', ')}; got ${JSON.stringify(sharding)}`);
+  }
+  if (gpus > 1 && !SHARDING.runnable!.includes(sharding)) {
+    throw new LaunchArgumentError(`${flagOf('sharding')} ${sharding}: ${SHARDING.not_runnable}`);
+  }
+  const out: LaunchOptions = { run: run as RunSpec, gpus, sharding: sharding as Sharding };
+  const peak = top.predictedPeakBytes;
+  if (peak !== undefined) {
+    if (typeof peak !== 'number' || !Number.isFinite(peak) || peak < 0) {
+      throw new LaunchArgumentError(`sltrain.launch: predictedPeakBytes must be a number of bytes; got ${JSON.stringify(peak)}`);
+    }
+    out.predictedPeakBytes = peak;
+  }
   return out;
 }
 
-/** `python -m sltrain.train` flags for the options and the confirmed run spec. */
+/** `python -m sltrain.train` flags for the run file and the confirmed steps and data, in schema order. */
 export function engineArgsFor(o: LaunchOptions, spec: RunSpecChoices): string[] {
-  const args: string[] = ['--model', o.model ?? 'llama_tiny'];
-  const flag = (name: string, v: string | number | undefined): void => {
-    if (v !== undefined) args.push(`--${name}`, String(v));
-  };
-  flag('method', o.method);
-  flag('rank', o.rank);
-  flag('delta', o.delta);
-  flag('alpha', o.alpha);
-  flag('optimizer', o.optimizer);
-  flag('precision', o.precision);
-  flag('batch-size', o.microBatch);
-  flag('grad-accum', o.gradAccum);
-  flag('seq-len', o.seqLen);
-  if (o.perLayer !== undefined) args.push(o.perLayer ? '--per-layer' : '--no-per-layer');
-  if (o.gradCkpt !== undefined) args.push(o.gradCkpt ? '--grad-ckpt' : '--no-grad-ckpt');
-  flag('steps', spec.steps);
-  flag('data', spec.data);
+  const run: Record<string, OptionValue | undefined> = { model: 'llama_tiny', ...o.run, steps: spec.steps, data: spec.data };
+  const args: string[] = [];
+  for (const opt of RUN_OPTIONS) {
+    const v = run[opt.name];
+    if (v === undefined || v === null) continue;
+    if (opt.type === 'bool') args.push(v ? flagOf(opt.name) : `--no-${opt.name.replace(/_/g, '-')}`);
+    else args.push(flagOf(opt.name), String(v));
+  }
   return args;
 }
 
 /** A short name for the run list: "llama_60m sltrain r=128". */
 export function runNameFor(o: LaunchOptions): string {
-  const model = (o.model ?? 'llama_tiny').split('/').pop()?.replace(/\.json$/, '') ?? 'run';
-  return [model, o.method, o.rank !== undefined && o.method !== 'full' ? `r=${o.rank}` : undefined].filter(Boolean).join(' ');
+  const model = (o.run.model ?? 'llama_tiny').split('/').pop()?.replace(/\.json$/, '') ?? 'run';
+  const rank = o.run.rank !== undefined && o.run.rank !== null && o.run.method !== 'full' ? `r=${o.run.rank}` : undefined;
+  return [model, o.run.method, rank, o.gpus > 1 ? `×${o.gpus}` : undefined].filter(Boolean).join(' ');
 }

@@ -130,8 +130,9 @@ export function hostAddress(h: HostSpec): string {
 
 /** One line for the confirm dialog: where the engine runs. */
 export function describeTarget(t: RunTarget): string {
-  if (t.kind === 'local') return 'this machine';
-  if (t.kind === 'ssh') return t.host.name === t.host.host ? t.host.name : `${t.host.name} (${hostAddress(t.host)})`;
+  const torchrun = t.kind !== 'multinode' && (t.nprocPerNode ?? 1) > 1 ? ` with torchrun, ${t.nprocPerNode} processes` : '';
+  if (t.kind === 'local') return `this machine${torchrun}`;
+  if (t.kind === 'ssh') return (t.host.name === t.host.host ? t.host.name : `${t.host.name} (${hostAddress(t.host)})`) + torchrun;
   const p = t.nprocPerNode === 1 ? '1 process' : `${t.nprocPerNode} processes`;
   return `${t.hosts.length} hosts with torchrun (${t.hosts.map((h) => h.name).join(', ')}), ${p} per node`;
 }

@@ -12,6 +12,7 @@ import {
   readSmallFile, statusFromExit,
 } from './runFiles';
 import { runOwnership } from './ownership';
+import { withProcesses, processesPerHost } from './processes';
 import { StopRefusedError } from './runErrors';
 
 export interface LocalBackendOptions {
@@ -72,7 +73,7 @@ export class LocalBackend implements RunBackend {
     await appendFile(join(dir, EVENTS_FILE), '');
     const pid = await this.proc.spawnDetached({
       command: 'bash',
-      args: ['-c', WRAPPER, 'sltrain-run', ...this.options.command, ...args],
+      args: ['-c', WRAPPER, 'sltrain-run', ...withProcesses(this.options.command, processesPerHost(spec.target)), ...args],
       cwd: dir,
       env: { ...process.env, ...this.options.env, PYTHONUNBUFFERED: '1' },
       logPath: join(dir, LOG_FILE),
@@ -84,7 +85,7 @@ export class LocalBackend implements RunBackend {
   private async startedWrapper(record: RunRecord): Promise<RunRecord | undefined> {
     const pid = Number.parseInt((await readSmallFile(join(record.dir, PID_FILE), 64)) ?? '', 10);
     if (!Number.isSafeInteger(pid)) return undefined;
-    const own = runOwnership(this.proc, { ...record, pid, pgid: pid });
+    const own = runOwnership(this.proc, { ...record, pid, pgid: pid }, this.options.runsDir);
     return own.state === 'ours' ? { ...record, pid, pgid: pid, startTime: own.leader.startTime } : undefined;
   }
 
@@ -99,7 +100,7 @@ export class LocalBackend implements RunBackend {
   }
 
   private async isRunning(record: RunRecord): Promise<boolean> {
-    if (record.pgid === undefined || runOwnership(this.proc, record).state === 'foreign') return false;
+    if (record.pgid === undefined || runOwnership(this.proc, record, this.options.runsDir).state === 'foreign') return false;
     return this.proc.groupAlive(record.pgid) && (await readExitCode(record.dir)) === undefined;
   }
 
@@ -120,13 +121,13 @@ export class LocalBackend implements RunBackend {
     if (code !== undefined) return statusFromExit(code, stopRequested);
     if (record.pgid === undefined) return record.status === 'starting' ? 'failed' : 'unknown';
     // A record naming a process that is not this run's says nothing about the run.
-    if (runOwnership(this.proc, record).state === 'foreign') return 'unknown';
+    if (runOwnership(this.proc, record, this.options.runsDir).state === 'foreign') return 'unknown';
     // Dead without an exit code: SIGKILLed (by stop or by the OS) or the machine rebooted.
     return stopRequested ? 'stopped' : 'failed';
   }
 
   async stop(record: RunRecord, graceMs: number): Promise<void> {
-    const own = runOwnership(this.proc, record);
+    const own = runOwnership(this.proc, record, this.options.runsDir);
     if (own.state === 'foreign') throw new StopRefusedError(`${own.reason}; nothing was signalled.`);
     // A leader that is gone leaves nothing to verify a group by: a group alive without it is not ours to kill.
     if (own.state === 'gone') return;

@@ -4,10 +4,10 @@
 
 export type RunStatus = 'starting' | 'running' | 'completed' | 'failed' | 'stopped' | 'unknown';
 
-/** Where a run executes. `kind: 'local'` is this machine. */
+/** Where a run executes. `kind: 'local'` is this machine; nprocPerNode > 1 runs torchrun on each host. */
 export type RunTarget =
-  | { kind: 'local' }
-  | { kind: 'ssh'; host: HostSpec }
+  | { kind: 'local'; nprocPerNode?: number }
+  | { kind: 'ssh'; host: HostSpec; nprocPerNode?: number }
   | { kind: 'multinode'; hosts: HostSpec[]; nprocPerNode: number };
 
 /** One SSH host, as resolved from settings / ~/.ssh/config / `user@host:port`. Never holds a secret. */

@@ -13,6 +13,7 @@ import { identityScript, stateScript, stopScript } from './remoteScripts';
 import { EVENTS_FILE, localRunDir, stopOn, unknownWhenUnreachable, withSession } from './runHelpers';
 import { parseRemoteState } from './runState';
 import { RunUnreachableError } from '../runs/runErrors';
+import { processesPerHost, withProcesses } from '../runs/processes';
 
 /** Tries of one launch over fresh connections; the host starts a run id at most once, so retrying is safe. */
 const LAUNCH_TRIES = 4;
@@ -37,7 +38,7 @@ export function createSshBackend(deps: SshDeps): RunBackend {
           return await withSession(host, deps, async (session) => {
             const prep = await prepareHost(session, host, deps, reports);
             const dir = posix.join(prep.workDir, 'runs', spec.id);
-            const argv = [prep.python, '-m', 'sltrain.train', ...spec.engineArgs, '--out', dir];
+            const argv = [...withProcesses([prep.python, '-m', 'sltrain.train'], processesPerHost(spec.target)), ...spec.engineArgs, '--out', dir];
             sent = true;
             const job = await startDetached(session, dir, { argv, env: engineEnv(deps, prep.engineCopy, spec.name) });
             deps.logger.info(`Started ${spec.name} on ${host.name} (pid ${job.pid}) in ${dir}`);

@@ -217,13 +217,20 @@ export class PlannerPanel {
     await vscode.window.showTextDocument(doc, { viewColumn: vscode.ViewColumn.One, selection: new vscode.Range(pos, pos) });
   }
 
-  /** Hands the current options to the launch feature: `sltrain.launch({ model, options, predictedPeakBytes })`. */
+  /**
+   * Hands the plan's own engine run file to the launch feature: `sltrain.launch({ run, gpus, sharding,
+   * predictedPeakBytes })`, so the run trains exactly what was planned (the dialog adds steps and data).
+   */
   private async launch(): Promise<void> {
     const good = this.lastGood;
     if (!good || this.launchState().state !== 'enabled') return;
     const model = this.source.kind === 'file' ? vscode.Uri.parse(this.source.uri).fsPath : this.source.preset;
-    const predicted = good.results.find((r) => r.method === good.options.method)?.peak.bytes;
-    await vscode.commands.executeCommand('sltrain.launch', { model, options: good.options, predictedPeakBytes: predicted });
+    const planned = good.results.find((r) => r.method === good.options.method);
+    if (!planned) return;
+    await vscode.commands.executeCommand('sltrain.launch', {
+      run: { ...planned.run, model }, gpus: good.options.gpus, sharding: good.options.sharding,
+      predictedPeakBytes: planned.peak.bytes,
+    });
   }
 
   dispose(): void {

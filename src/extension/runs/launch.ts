@@ -9,7 +9,9 @@ import { backendFor, createLocalBackend } from '../../core/runs/backends';
 import {
   checkEnvironment, createEngineVenv, pythonCandidates, systemCommandRunner, type EnvReport,
 } from '../../core/runs/environment';
-import { engineArgsFor, parseLaunchOptions, runNameFor, type LaunchOptions } from '../../core/runs/launchOptions';
+import {
+  engineArgsFor, LaunchArgumentError, parseLaunchOptions, runNameFor, type LaunchOptions,
+} from '../../core/runs/launchOptions';
 import { describeTarget, remoteRunDirHint } from '../../core/runs/launchTargets';
 import { RunUnreachableError } from '../../core/runs/runErrors';
 import { newRunId, RunStore } from '../../core/runs/store';
@@ -30,12 +32,24 @@ export async function launchCommand(context: vscode.ExtensionContext, watcher: R
     void vscode.window.showWarningMessage('Launching runs needs a trusted workspace (Workspaces: Manage Workspace Trust).');
     return;
   }
-  const options = parseLaunchOptions(arg);
-  const model = options.model ?? (await pickModel());
+  let options: LaunchOptions;
+  try {
+    options = parseLaunchOptions(arg);
+  } catch (e) {
+    if (!(e instanceof LaunchArgumentError)) throw e;
+    void vscode.window.showErrorMessage(e.message);
+    return;
+  }
+  const model = options.run.model ?? (await pickModel());
   if (!model) return;
-  const target = await pickTarget(title(2, 'where to run'), (m) => output.appendLine(m));
-  if (!target) return;
-  const spec = await confirmSpec({ ...options, model }, target, runsDirectory(context));
+  const picked = await pickTarget(title(2, 'where to run'), (m) => output.appendLine(m));
+  if (!picked) return;
+  const target = layoutFor(picked, options.gpus);
+  if (typeof target === 'string') {
+    void vscode.window.showErrorMessage(target);
+    return;
+  }
+  const spec = await confirmSpec({ ...options, run: { ...options.run, model } }, target, runsDirectory(context));
   if (!spec) return;
 
   const runsDir = spec.runsDir;
@@ -79,6 +93,15 @@ export async function launchCommand(context: vscode.ExtensionContext, watcher: R
     const show = await vscode.window.showErrorMessage(`Could not start the run on ${where}: ${message}`, 'Show SSH log');
     if (show) sshLog().show(true);
   }
+}
+
+/** The target running as many processes as the plan has GPUs, or why the picked layout does not. */
+function layoutFor(target: RunTarget, gpus: number): RunTarget | string {
+  if (target.kind !== 'multinode') return gpus > 1 ? { ...target, nprocPerNode: gpus } : target;
+  const processes = target.hosts.length * target.nprocPerNode;
+  if (gpus === 1 || processes === gpus) return target;
+  return `The plan is for --gpus ${gpus}, but ${target.hosts.length} hosts × ${target.nprocPerNode} processes per node start ` +
+    `${processes}; pick processes per node so that hosts × processes = ${gpus}, or plan for ${processes} GPUs.`;
 }
 
 function title(step: number, what: string): string {
