@@ -2,13 +2,14 @@
 // separate process exactly as the bundled CLI would call runRunsCommand.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { LocalBackend } from '../../src/core/runs/localBackend';
 import { newRunId, RunStore } from '../../src/core/runs/store';
+import type { RunRecord } from '../../src/core/runs/types';
 
 const FAKE = resolve(__dirname, '../../../test/core/fixtures/fake_engine.py');
 const RUNS_JS = resolve(__dirname, '../../src/cli/runs.js');
@@ -58,4 +59,37 @@ test('runs, attach (table and --json), stop, and clear errors', async () => {
   const remote = await cli(store.root, 'launch', '--bogus');
   assert.equal(remote.code, 2);
   assert.match(remote.stderr, /unknown option --bogus/);
+});
+
+test('stop refuses a record naming a foreign process; runs completes a record saved before its launch returned', async () => {
+  const store = new RunStore(await mkdtemp(join(tmpdir(), 'cli-')));
+  const victim = spawn('sleep', ['300'], { detached: true, stdio: 'ignore' });
+  await new Promise((r) => victim.once('spawn', r));
+  try {
+    const id = newRunId(Date.now());
+    const dir = store.dirFor(id);
+    await store.save({ id, name: 'edited', target: { kind: 'local' }, engineArgs: [], dir, localDir: dir, createdAt: 1,
+      status: 'running', pid: victim.pid, pgid: victim.pid });
+    const refused = await cli(store.root, 'stop', id);
+    assert.equal(refused.code, 2, refused.stderr);
+    assert.match(refused.stderr, /refused: .*nothing was signalled/);
+    assert.equal(victim.exitCode, null);
+    assert.equal(victim.signalCode, null);
+  } finally {
+    victim.kill('SIGKILL');
+  }
+
+  // A launch that died between starting the wrapper and saving its pid: the record says "starting".
+  const backend = new LocalBackend({ runsDir: store.root, command: ['python3', FAKE], pollMs: 50 });
+  const started = await backend.launch({ id: newRunId(Date.now() + 5000), name: 'late', target: { kind: 'local' }, engineArgs: ['--steps', '100000', '--step-ms', '20'] });
+  const { pid: _pid, pgid: _pgid, startTime: _st, ...unsaved } = started;
+  await store.save({ ...unsaved, status: 'starting' });
+  const list = await cli(store.root, 'runs', '--json');
+  const late = (JSON.parse(list.stdout) as RunRecord[]).find((r) => r.id === started.id);
+  assert.equal(late?.status, 'running');
+  assert.equal(late?.pgid, started.pgid, 'the wrapper found in the run folder');
+  assert.equal((await store.get(started.id))?.pgid, started.pgid);
+  const stop = await cli(store.root, 'stop', started.id);
+  assert.equal(stop.code, 0, stop.stderr);
+  assert.match(stop.stdout, /stopped/);
 });

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { LocalBackend } from '../../src/core/runs/localBackend';
 import { StopRefusedError } from '../../src/core/runs/runErrors';
 import { RunStore } from '../../src/core/runs/store';
@@ -37,7 +37,7 @@ class Table implements ProcessControl {
 async function record(overrides: Partial<RunRecord>): Promise<RunRecord> {
   const dir = overrides.dir ?? await mkdtemp(join(tmpdir(), 'own-'));
   await writeFile(join(dir, 'events.jsonl'), '{"v":1,"event":"start","time":1,"rank":0,"config":{}}\n');
-  return { id: 'r', name: 'r', target: { kind: 'local' }, engineArgs: [], dir, localDir: dir, createdAt: 0, status: 'running', ...overrides };
+  return { id: basename(dir), name: 'r', target: { kind: 'local' }, engineArgs: [], dir, localDir: dir, createdAt: 0, status: 'running', ...overrides };
 }
 
 function table(dir: string): Table {
@@ -60,7 +60,7 @@ test('hostile pgid/pid in run.json: refused, nothing signalled', async () => {
   ];
   for (const [what, o, message] of cases) {
     const proc = table(base.dir);
-    const backend = new LocalBackend({ runsDir: '/unused', command: [], proc });
+    const backend = new LocalBackend({ runsDir: tmpdir(), command: [], proc });
     const rec = { ...base, ...o };
     if (!('pgid' in o)) delete rec.pgid;
     await assert.rejects(backend.stop(rec, 1000), (e: Error) => e instanceof StopRefusedError && message.test(e.message), what);
@@ -72,10 +72,13 @@ test('hostile pgid/pid in run.json: refused, nothing signalled', async () => {
 test('a leader of another folder is refused; this run\'s own leader is signalled', async () => {
   const rec = await record({ pgid: 4242, pid: 4242, startTime: '777' });
   const elsewhere = new Table({ pid: 4242, startTime: '777', pgid: 4242, cwd: '/tmp', cmdline: 'sleep 100' });
-  await assert.rejects(new LocalBackend({ runsDir: '/unused', command: [], proc: elsewhere }).stop(rec, 0), /runs in \/tmp/);
+  await assert.rejects(new LocalBackend({ runsDir: tmpdir(), command: [], proc: elsewhere }).stop(rec, 0), /runs in \/tmp/);
+  const moved = table(rec.dir);
+  await assert.rejects(new LocalBackend({ runsDir: '/srv/other-runs', command: [], proc: moved }).stop(rec, 0), /not its folder in \/srv\/other-runs/);
+  assert.deepEqual(moved.signals, [], 'a record pointing outside the runs directory');
   assert.deepEqual(elsewhere.signals, []);
   const ours = table(rec.dir);
-  const backend = new LocalBackend({ runsDir: '/unused', command: [], proc: ours });
+  const backend = new LocalBackend({ runsDir: tmpdir(), command: [], proc: ours });
   await backend.stop(rec, 0);
   assert.deepEqual(ours.signals, ['4242:SIGTERM']);
 });
@@ -98,7 +101,7 @@ test('a real foreign process named in run.json survives stop', async () => {
   try {
     const pid = victim.pid as number;
     const rec = await record({ pgid: pid, pid });
-    const backend = new LocalBackend({ runsDir: '/unused', command: [] });
+    const backend = new LocalBackend({ runsDir: tmpdir(), command: [] });
     await assert.rejects(backend.stop(rec, 100), /not in the run folder|not an engine of the run folder/);
     assert.equal(systemProcessControl.groupAlive(pid), true, 'the foreign process is untouched');
     assert.equal(victim.exitCode, null);

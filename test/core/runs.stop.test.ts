@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { LocalBackend } from '../../src/core/runs/localBackend';
 import type { Clock, DetachedSpawn, ProcessControl, ProcessIdentity } from '../../src/core/runs/system';
 import type { RunRecord } from '../../src/core/runs/types';
@@ -48,12 +48,12 @@ async function runDir(proc?: FakeProcesses): Promise<RunRecord> {
   const dir = await mkdtemp(join(tmpdir(), 'stop-'));
   if (proc) proc.dir = dir;
   await writeFile(join(dir, 'events.jsonl'), '{"v":1,"event":"start","time":1,"rank":0,"config":{}}\n');
-  return { id: 'r', name: 'r', target: { kind: 'local' }, engineArgs: [], dir, localDir: dir, createdAt: 0, pid: 4242, pgid: 4242, status: 'running' };
+  return { id: basename(dir), name: 'r', target: { kind: 'local' }, engineArgs: [], dir, localDir: dir, createdAt: 0, pid: 4242, pgid: 4242, status: 'running' };
 }
 
 test('a run that honours SIGTERM is never SIGKILLed', async () => {
   const proc = new FakeProcesses('SIGTERM');
-  const backend = new LocalBackend({ runsDir: '/unused', command: [], proc, clock: new FakeClock() });
+  const backend = new LocalBackend({ runsDir: tmpdir(), command: [], proc, clock: new FakeClock() });
   const rec = await runDir(proc);
   await backend.stop(rec, 10_000);
   assert.deepEqual(proc.signals, ['4242:SIGTERM']);
@@ -62,7 +62,7 @@ test('a run that honours SIGTERM is never SIGKILLed', async () => {
 test('a run that ignores SIGTERM is SIGKILLed after the grace period and ends stopped', async () => {
   const proc = new FakeProcesses('SIGKILL');
   const clock = new FakeClock();
-  const backend = new LocalBackend({ runsDir: '/unused', command: [], proc, clock });
+  const backend = new LocalBackend({ runsDir: tmpdir(), command: [], proc, clock });
   const rec = await runDir(proc);
   const t0 = clock.now();
   await backend.stop(rec, 5_000);
@@ -75,7 +75,7 @@ test('a run that ignores SIGTERM is SIGKILLed after the grace period and ends st
 test('status: exit code without an end event, and a dead process without an exit code', async () => {
   const proc = new FakeProcesses('SIGTERM');
   proc.alive = false;
-  const backend = new LocalBackend({ runsDir: '/unused', command: [], proc, clock: new FakeClock() });
+  const backend = new LocalBackend({ runsDir: tmpdir(), command: [], proc, clock: new FakeClock() });
   const rec = await runDir(proc);
   assert.equal(await backend.status(rec), 'failed');
   await writeFile(join(rec.dir, 'exit_code'), '0\n');

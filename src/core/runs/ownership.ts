@@ -2,6 +2,7 @@
 // bug) can rewrite, so before a signal goes out the leader is checked on this host: a group leader,
 // started at the time recorded at launch, running in (and naming) the run folder.
 import { realpathSync } from 'node:fs';
+import { resolve } from 'node:path';
 import type { ProcessControl, ProcessIdentity } from './system';
 import { signallableGroup } from './system';
 import type { RunRecord } from './types';
@@ -19,8 +20,15 @@ function real(path: string): string {
   }
 }
 
-export function runOwnership(proc: ProcessControl, record: RunRecord): Ownership {
+/**
+ * `runsDir`: where this machine's run folders live; a local record whose folder is elsewhere (run.json
+ * edited to point at another directory) names no process of a run.
+ */
+export function runOwnership(proc: ProcessControl, record: RunRecord, runsDir?: string): Ownership {
   const { pgid, pid } = record;
+  if (runsDir !== undefined && resolve(record.dir) !== resolve(runsDir, record.id)) {
+    return { state: 'foreign', reason: `run ${record.id} names the folder ${record.dir}, which is not its folder in ${runsDir}` };
+  }
   if (pgid === undefined) return { state: 'foreign', reason: `run ${record.id} has no process group recorded` };
   if (!signallableGroup(pgid)) {
     return { state: 'foreign', reason: `run ${record.id} names process group ${JSON.stringify(pgid)}, which is never a run's (it must be a process id above 1)` };

@@ -55,7 +55,8 @@ export class RunStore {
     if (text === undefined) return undefined;
     try {
       const parsed: unknown = JSON.parse(text);
-      return isRecord(parsed) ? parsed : undefined;
+      // A record is only the one of its own folder: an id like "../x" would make save() write elsewhere.
+      return isRecord(parsed) && parsed.id === id ? parsed : undefined;
     } catch {
       return undefined;
     }
