@@ -1,7 +1,9 @@
 // The option controls. They report edits as partial PlanOptions; the host replans and sends a snapshot
 // back, which then sets every control that the user is not editing at that moment.
-import { METHODS, type Method, type Optimizer, type PlanOptions, type Precision } from '../../src/core/planner/types';
-import { choicesOf } from '../../src/core/runSchema';
+import {
+  METHODS, type IndexDtype, type Method, type Optimizer, type PlanOptions, type Precision, type Sharding,
+} from '../../src/core/planner/types';
+import { choicesOf, PLAN_ONLY_OPTIONS } from '../../src/core/runSchema';
 import { GB, type GpuChoice } from '../../src/shared/protocol/planner';
 import { checkbox, dropdown, textField, type Control } from '../ui/components';
 import { METHOD_LABELS } from './format';
@@ -9,6 +11,11 @@ import { METHOD_LABELS } from './format';
 // The choices are the engine's (the run schema); only their labels are the panel's.
 const PRECISION_LABELS: Record<Precision, string> = { bf16: 'bf16 (papers)', mixed: 'Mixed (fp32 master)', fp32: 'fp32' };
 const OPTIMIZER_LABELS: Record<Optimizer, string> = { adamw: 'AdamW', adam8bit: '8-bit Adam' };
+const INDEX_LABELS: Record<IndexDtype, string> = { auto: 'auto', int16: 'int16 CSR', int32: 'int32 flat', int64: 'int64 flat' };
+const SHARDING_NAMES: Record<Sharding, string> = { ddp: 'DDP (replicated)', zero1: 'ZeRO-1', zero2: 'ZeRO-2', zero3: 'ZeRO-3', fsdp: 'FSDP' };
+const RUNNABLE_SHARDING = PLAN_ONLY_OPTIONS.find((o) => o.name === 'sharding')?.runnable ?? [];
+const SHARDING_LABELS = Object.fromEntries(Object.entries(SHARDING_NAMES).map(([k, label]) =>
+  [k, RUNNABLE_SHARDING.includes(k) ? label : `${label} (planned only)`])) as Record<Sharding, string>;
 
 export interface ControlsView {
   readonly element: HTMLElement;
@@ -75,8 +82,12 @@ export function buildControls(send: (patch: Patch) => void): ControlsView {
   const delta = numberField('delta', 'Sparsity δ', fraction, (n) => ({ delta: n }), queue);
   const alpha = numberField('alpha', 'Scale α', positive, (n) => ({ alpha: n }), queue);
   const gap = numberField('galore-gap', 'GaLore update gap', positiveInt, (n) => ({ galoreUpdateGap: n }), queue);
+  const indexDtype = dropdown('index-dtype', 'Index layout',
+    (choicesOf('index_dtype') as IndexDtype[]).map((v) => ({ value: v, label: INDEX_LABELS[v] })));
+  indexDtype.onChange((v) => send({ indexDtype: v as IndexDtype }));
 
   const batch = numberField('micro-batch', 'Micro-batch', positiveInt, (n) => ({ microBatch: n }), queue);
+  const accum = numberField('grad-accum', 'Gradient accumulation', positiveInt, (n) => ({ gradAccum: n }), queue);
   const seq = numberField('seq-len', 'Sequence length', positiveInt, (n) => ({ seqLen: n }), queue);
   const precision = dropdown('precision', 'Precision',
     (choicesOf('precision') as Precision[]).map((v) => ({ value: v, label: PRECISION_LABELS[v] })));
@@ -90,6 +101,8 @@ export function buildControls(send: (patch: Patch) => void): ControlsView {
   ckpt.onChange((v) => send({ gradCkpt: v }));
 
   const gpuCount = numberField('gpus', 'GPUs', positiveInt, (n) => ({ gpus: n }), queue);
+  const sharding = dropdown('sharding', 'Sharding', (choicesOf('sharding') as Sharding[]).map((v) => ({ value: v, label: SHARDING_LABELS[v] })));
+  sharding.onChange((v) => send({ sharding: v as Sharding }));
   // The GPU list arrives with the first snapshot; until then only "Custom" exists.
   let choices: readonly GpuChoice[] = [];
   const gpu = dropdown('gpu-model', 'GPU model', [{ value: 'custom', label: 'Custom size (GB)' }]);
@@ -107,9 +120,9 @@ export function buildControls(send: (patch: Patch) => void): ControlsView {
   const element = document.createElement('div');
   element.className = 'controls';
   element.append(
-    group('Method', method.element, rank.element, delta.element, alpha.element, gap.element),
-    group('Training step', batch.element, seq.element, precision.element, optimizer.element, perLayer.element, ckpt.element),
-    group('Hardware', gpuCount.element, gpu.element, customGb.element),
+    group('Method', method.element, rank.element, delta.element, alpha.element, gap.element, indexDtype.element),
+    group('Training step', batch.element, accum.element, seq.element, precision.element, optimizer.element, perLayer.element, ckpt.element),
+    group('Hardware', gpuCount.element, sharding.element, gpu.element, customGb.element),
   );
 
   const setText = (c: Control<string>, v: number): void => {
@@ -129,13 +142,16 @@ export function buildControls(send: (patch: Patch) => void): ControlsView {
       setText(delta, o.delta);
       setText(alpha, o.alpha);
       setText(gap, o.galoreUpdateGap);
+      if (!indexDtype.hasFocus()) indexDtype.set(o.indexDtype);
       setText(batch, o.microBatch);
+      setText(accum, o.gradAccum);
       setText(seq, o.seqLen);
       if (!precision.hasFocus()) precision.set(o.precision);
       if (!optimizer.hasFocus()) optimizer.set(o.optimizer);
       perLayer.set(o.perLayer);
       ckpt.set(o.gradCkpt);
       setText(gpuCount, o.gpus);
+      if (!sharding.hasFocus()) sharding.set(o.sharding);
       const preset = userCustom ? undefined : choices.find((g) => g.bytes === o.gpuMemoryBytes && g.hopper === o.hopper);
       if (!gpu.hasFocus()) gpu.set(preset ? preset.id : 'custom');
       customGb.element.hidden = preset !== undefined;

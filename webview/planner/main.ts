@@ -3,6 +3,7 @@
 import type { ChartMode, HostToPage, PlannerSnapshot } from '../../src/shared/protocol/planner';
 import { readChartTheme, watchChartTheme } from '../chartTheme';
 import { button, radioGroup, registerComponents } from '../ui/components';
+import { notModelled } from '../../src/core/runSchema';
 import { createChart } from './chart';
 import { buildControls } from './controls';
 import { renderProblems, renderTable, renderVerdict } from './table';
@@ -55,11 +56,24 @@ table.setAttribute('aria-label', 'Parameters and memory per method');
 
 const launch = button('launch', 'Launch with these settings');
 launch.onClick(() => vscodeApi.postMessage({ type: 'launch' }));
+const launchReason = el('span', 'launch-reason');
 const footer = el('footer', 'footer');
-footer.appendChild(launch.element);
+footer.append(launch.element, launchReason);
+
+// Every engine option the plan leaves to the engine's defaults or the launch dialog, with the reason:
+// nothing the engine takes is silently dropped between the plan and the run.
+const notModelledBox = el('details', 'not-modelled');
+notModelledBox.appendChild(el('summary', '', 'Engine options not modelled by the plan'));
+const notModelledList = el('ul', '');
+for (const o of notModelled()) {
+  const item = el('li', '');
+  item.append(el('code', '', o.flag), document.createTextNode(` — ${o.why}`));
+  notModelledList.appendChild(item);
+}
+notModelledBox.appendChild(notModelledList);
 
 const results = el('section', 'results');
-results.append(verdict, mode.element, chartBox, table);
+results.append(verdict, mode.element, chartBox, table, notModelledBox);
 app.append(header, problems, controls.element, results, footer);
 
 function describeChart(s: PlannerSnapshot): string {
@@ -88,6 +102,7 @@ function render(s: PlannerSnapshot): void {
   launch.element.hidden = s.launch.state === 'hidden';
   launch.setDisabled(s.launch.state !== 'enabled');
   launch.element.title = s.launch.reason ?? `Launch ${s.options.method} with the options above`;
+  launchReason.textContent = s.launch.state === 'disabled' ? s.launch.reason ?? '' : '';
   app.classList.add('ready');
   persist();
 }

@@ -174,6 +174,8 @@ export class PlannerPanel {
     if (!isCommandAvailable('sltrain.launch')) return { state: 'hidden' };
     if (!vscode.workspace.isTrusted) return { state: 'disabled', reason: 'Launching is off in an untrusted workspace.' };
     if (!this.lastGood || this.problems.length > 0) return { state: 'disabled', reason: 'Fix the problems above first.' };
+    const planned = this.lastGood.results.find((r) => r.method === this.lastGood?.options.method);
+    if (planned?.launchProblem) return { state: 'disabled', reason: planned.launchProblem };
     return { state: 'enabled' };
   }
 
