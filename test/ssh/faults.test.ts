@@ -3,7 +3,7 @@
 // and `sltrain runs` (a non-zero exit naming the host; no stored status overwritten).
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { createSshBackend } from '../../src/core/ssh/backend';
@@ -76,6 +76,46 @@ test('a connection dropped right after the remote start: the retry finds the run
   assert.ok(rec.startTime, 'the leader start time is recorded for stop');
   await backend.stop(rec, 5000);
   assert.ok(rec.pgid && !groupAlive(rec.pgid));
+});
+
+test('a folder held by a live engine: the remote launch is refused and writes nothing there', async () => {
+  const dir = join(w.host().workDir as string, 'runs', 'held');
+  mkdirSync(dir, { recursive: true });
+  const holder = spawn('python3', ['-c', 'import fcntl, os, sys; f = open(sys.argv[1], "a"); fcntl.flock(f, fcntl.LOCK_EX); '
+    + 'f.write("%d elsewhere 1.0\\n" % os.getpid()); f.flush(); print("held", flush=True); sys.stdin.read()', join(dir, 'run.lock')],
+  { stdio: ['pipe', 'pipe', 'inherit'] });
+  await new Promise((r) => holder.stdout.once('data', r));
+  try {
+    const before = readdirSync(dir).sort();
+    await assert.rejects(backend.launch(spec('held', ['--steps', '5'])), /is in use by a running engine .*nothing was started/);
+    assert.deepEqual(readdirSync(dir).sort(), before, 'no pgid, log or exit_code in the live folder');
+  } finally {
+    holder.stdin.end();
+  }
+});
+
+test('stop on the host verifies the leader: a hostile pgid file or a reused pid is refused', async () => {
+  const rec = await backend.launch(spec('verify', ['--steps', '100000', '--sleep', '0.1']));
+  const pgidFile = join(rec.dir, 'pgid');
+  const real = readFileSync(pgidFile, 'utf8');
+  // A live group leader of another folder: the closest a foreign pgid can come.
+  // (Its command line names the world's folder, so the world's cleanup ends it even if this test fails.)
+  const foreign = spawn('bash', ['-c', 'sleep 300; true', join(w.dir, 'foreign')], { detached: true, stdio: 'ignore', cwd: w.dir });
+  await new Promise((r) => foreign.once('spawn', r));
+  for (const hostile of ['1\n', '0\n', '-1\n', '$(touch /tmp/x)\n', `${foreign.pid}\n`]) {
+    writeFileSync(pgidFile, hostile);
+    await assert.rejects(backend.stop({ ...rec, pid: undefined }, 1000), /nothing was signalled/, `pgid file ${JSON.stringify(hostile)}`);
+  }
+  writeFileSync(pgidFile, real);
+  await assert.rejects(backend.stop({ ...rec, startTime: '12345' }, 1000), /pid was reused.*nothing was signalled/);
+  await assert.rejects(backend.stop({ ...rec, pid: (rec.pid ?? 0) + 1 }, 1000), /differs from the recorded pid/);
+  assert.ok(rec.pgid && groupAlive(rec.pgid), 'the run was not signalled');
+  assert.ok(foreign.exitCode === null && foreign.signalCode === null, 'the foreign process was not signalled');
+  foreign.kill('SIGKILL');
+  assert.ok(!readdirSync(rec.dir).includes('stop_requested'));
+  await backend.stop(rec, 5000);
+  assert.ok(!groupAlive(rec.pgid));
+  assert.equal(await backend.status(rec), 'stopped');
 });
 
 function cli(runsDir: string, ...args: string[]): { code: number | null; out: string; err: string } {

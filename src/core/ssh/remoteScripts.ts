@@ -55,13 +55,16 @@ export function launchScript(dir: string, cmd: RemoteCommand): string {
   return [
     `mkdir -p ${d} && cd ${d} || exit 90`,
     `RUNDIR=${d}`, PROC_FNS, BUSY,
-    // Concurrent launches of one run id (a retry racing the first try) take turns; fd 9 is closed
-    // for the job so the lock ends with this script.
-    'exec 9>> .launch.lock; command -v flock >/dev/null 2>&1 && flock 9',
     // A launch retried after a dropped connection finds its job already running: report that one.
-    'if [ -s pgid ] && ours "$(cat pgid)"; then echo "$(cat pgid) $(st "$(cat pgid)")"; exit 0; fi',
+    'found() { if [ -s pgid ] && ours "$(cat pgid)"; then echo "$(cat pgid) $(st "$(cat pgid)")"; exit 0; fi; }',
     // An engine started some other way holds the folder: touch nothing of it.
-    `if busy; then echo "the run folder ${dir.replace(/[^\w./-]/g, '?')} is in use by a running engine ($(head -c 200 ${LOCK_FILE}))" >&2; exit ${EXIT_BUSY}; fi`,
+    `held() { if busy; then echo "the run folder ${dir.replace(/[^\w./-]/g, '?')} is in use by a running engine ($(head -c 200 ${LOCK_FILE} | tr -cd "[:print:]"))" >&2; exit ${EXIT_BUSY}; fi; }`,
+    // Both checks only read, so a live folder gets no write at all; then, under a lock that makes
+    // concurrent launches of one run id (a retry racing the first try) take turns, once more.
+    // fd 9 is closed for the job so the lock ends with this script.
+    'found; held',
+    'exec 9>> .launch.lock; command -v flock >/dev/null 2>&1 && flock 9',
+    'found; held',
     'rm -f pgid exit_code exit_code.tmp stop_requested',
     `nohup setsid bash -c ${shQuote(inner)} </dev/null >/dev/null 2>&1 9>&- &`,
     // Wait (≤ 5 s) for the wrapper to record its pid, so the caller can follow and stop it at once.
