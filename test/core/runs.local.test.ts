@@ -2,11 +2,13 @@
 // in test/integration): detached launch, follow to the end, stop, SIGKILL fallback, reattach.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile } from 'node:fs/promises';
+import { spawn } from 'node:child_process';
+import { mkdir, mkdtemp, readdir, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { LocalBackend } from '../../src/core/runs/localBackend';
 import { followRun } from '../../src/core/runs/follower';
+import { LOCK_FILE } from '../../src/core/runs/runFiles';
 import { newRunId } from '../../src/core/runs/store';
 import type { EngineEvent } from '../../src/core/events/types';
 import type { RunRecord } from '../../src/core/runs/types';
@@ -14,8 +16,13 @@ import type { RunRecord } from '../../src/core/runs/types';
 // Compiled to out/test/core: the fixture stays in the source tree.
 const FAKE = resolve(__dirname, '../../../test/core/fixtures/fake_engine.py');
 
+const runsDirOf = new WeakMap<LocalBackend, string>();
+
 async function backend(): Promise<LocalBackend> {
-  return new LocalBackend({ runsDir: await mkdtemp(join(tmpdir(), 'local-')), command: ['python3', FAKE], pollMs: 50 });
+  const runsDir = await mkdtemp(join(tmpdir(), 'local-'));
+  const b = new LocalBackend({ runsDir, command: ['python3', FAKE], pollMs: 50 });
+  runsDirOf.set(b, runsDir);
+  return b;
 }
 
 async function launch(b: LocalBackend, args: string[]): Promise<RunRecord> {
@@ -111,4 +118,23 @@ test('reattach from a byte offset mid-run: no gap, no duplicate', async () => {
   const { events: part2 } = await collect(b, rec, r1.offset);
   const all = steps([...part1, ...part2]);
   assert.deepEqual(all, Array.from({ length: 40 }, (_, i) => i + 1));
+});
+
+test('a run folder held by a live engine: launch is refused and the folder stays byte-identical', async () => {
+  const b = await backend();
+  const id = newRunId(Date.now());
+  const dir = join(runsDirOf.get(b) as string, id);
+  await mkdir(dir, { recursive: true });
+  // A live holder of the engine's lock, as the engine writes it: `PID HOST START`.
+  const holder = spawn('python3', ['-c', 'import fcntl, os, socket, sys; f = open(sys.argv[1], "a"); fcntl.flock(f, fcntl.LOCK_EX); '
+    + 'f.write("%d %s 1.0\\n" % (os.getpid(), socket.gethostname())); f.flush(); print("held", flush=True); sys.stdin.read()',
+  join(dir, LOCK_FILE)], { stdio: ['pipe', 'pipe', 'inherit'] });
+  await new Promise((r) => holder.stdout.once('data', r));
+  try {
+    const before = await readdir(dir);
+    await assert.rejects(b.launch({ id, name: 'second', target: { kind: 'local' }, engineArgs: ['--steps', '3'] }), /in use by a running engine/);
+    assert.deepEqual(await readdir(dir), before, 'no log, pid or events file was added');
+  } finally {
+    holder.stdin.end();
+  }
 });
