@@ -36,8 +36,10 @@ test('runs, attach (table and --json), stop, and clear errors', async () => {
 
   const attach = await cli(store.root, 'attach', 'short');
   assert.equal(attach.code, 0, attach.stderr);
-  assert.match(attach.stdout, /step +loss +lr +tok\/s/);
-  assert.match(attach.stdout, /^ +5 +1 +0\.001 +1000/m);
+  assert.match(attach.stdout, /step +loss +lr +grad norm +tok\/s/);
+  // The engine's grad_norm is a column of its own (the step-metric table): 2 / step in the fake engine.
+  assert.match(attach.stdout, /\n +2 +2\.5 +0\.001 +1 +1000 /);
+  assert.match(attach.stdout, /^ +5 +1 +0\.001 +0\.4 +1000/m);
   assert.match(attach.stdout, /end +completed at step 5/);
 
   const json = await cli(store.root, 'attach', done.id, '--json');

@@ -16,7 +16,10 @@ export function stepColumns(from: number, to: number, seed = 1, t0 = 1.7e9): Ste
     c.step.push(s);
     c.loss.push(2.2 + 8 * Math.exp(-s / (300 * seed)) + 0.3 / (1 + s / 20_000) + 0.2 * noise(s, seed));
     c.lr.push(s < 100 ? (3e-3 * s) / 100 : 3e-4 + 1.35e-3 * (1 + Math.cos((Math.PI * s) / 200_000)));
+    c.gradNorm.push(0.4 + 3 * Math.exp(-s / 500) + 0.1 * noise(s + 3, seed));
+    c.tokens.push(s * 8192);
     c.tokensPerS.push((52_000 - 9000 * (seed - 1)) * (0.97 + 0.06 * noise(s + 7, seed)));
+    c.memAllocatedBytes.push(4.6e9);
     c.memPeakBytes.push(5.1e9 + 2e8 * Math.min(1, s / 50));
     c.stepTimeS.push(0.31);
     c.time.push(t0 + s * 0.31);

@@ -1,4 +1,5 @@
-// The four live charts (loss, learning rate, tokens/s, memory). Built for 100k+ points per series:
+// The live charts, one per chart of the step-metric table (loss, learning rate, gradient norm, tokens/s,
+// memory). Built for 100k+ points per series:
 // chart-level `parsing: false` with {x, y} points sorted by x (required for decimation), min-max
 // decimation on a linear x axis, no animation, and redraws batched by the caller (update('none')).
 import {
@@ -6,11 +7,14 @@ import {
   type ChartConfiguration, type ChartDataset,
 } from 'chart.js';
 import type { ChartTheme } from '../chartTheme';
-import { GIB, type Pt, type RunSeries } from './series';
+import { STEP_CHARTS } from '../../src/core/events/stepMetrics';
+import { GIB, PLAIN_CHARTS, type Pt, type RunSeries } from './series';
 
 Chart.register(LineController, LineElement, PointElement, LinearScale, LogarithmicScale, Legend, Tooltip, Decimation);
 
-export type ChartKey = 'loss' | 'lr' | 'tokens' | 'memory';
+/** A chart id of the step-metric table: loss, lr, gradNorm, tokens, memory. */
+export type ChartKey = string;
+export const CHART_KEYS: readonly ChartKey[] = STEP_CHARTS.map((c) => c.id);
 type LineDataset = ChartDataset<'line', Pt[]>;
 
 export interface ViewOptions {
@@ -63,8 +67,9 @@ export class RunCharts {
   private readonly charts = new Map<ChartKey, Chart<'line', Pt[]>>();
 
   constructor(canvases: Record<ChartKey, HTMLCanvasElement>, private theme: ChartTheme) {
-    const titles: Record<ChartKey, string> = { loss: 'loss', lr: 'learning rate', tokens: 'tokens / s', memory: 'peak memory (GiB)' };
-    for (const key of Object.keys(canvases) as ChartKey[]) this.charts.set(key, new Chart(canvases[key], baseConfig(theme, titles[key])));
+    for (const c of STEP_CHARTS) {
+      if (canvases[c.id]) this.charts.set(c.id, new Chart(canvases[c.id], baseConfig(theme, c.title)));
+    }
   }
 
   /** Rebuilds the dataset lists (runs added/removed, smoothing toggled on/off, theme changed). */
@@ -73,8 +78,7 @@ export class RunCharts {
     const many = runs.length > 1;
     const name = (r: RunSeries, what: string): string => (many ? `${r.meta.name} ${what}` : what);
     const loss: LineDataset[] = [];
-    const lr: LineDataset[] = [];
-    const tokens: LineDataset[] = [];
+    const plain: Record<string, LineDataset[]> = Object.fromEntries(PLAIN_CHARTS.map((c) => [c.id, []]));
     const memory: LineDataset[] = [];
     runs.forEach((r, i) => {
       const c = color(i);
@@ -85,16 +89,14 @@ export class RunCharts {
         loss.push(line(name(r, 'train'), r.loss, c));
       }
       loss.push(line(name(r, 'eval'), r.evalLoss, c, { pointRadius: 3.5, pointStyle: 'rectRot', borderDash: [4, 3], borderWidth: 1 }));
-      lr.push(line(name(r, 'lr'), r.lr, c));
-      tokens.push(line(name(r, 'tokens/s'), r.tokensPerS, c));
+      for (const chart of PLAIN_CHARTS) plain[chart.id].push(line(name(r, chart.title), r.plain[chart.metric], c));
       memory.push(line(name(r, 'measured peak'), r.memPeak, c));
       if (r.meta.predictedPeakBytes !== undefined) {
         memory.push(line(name(r, 'predicted peak'), predictedLine(r), withAlpha(c, 0.8), { borderDash: [6, 4], borderWidth: 1.5 }));
       }
     });
     this.set('loss', loss);
-    this.set('lr', lr);
-    this.set('tokens', tokens);
+    for (const [id, datasets] of Object.entries(plain)) this.set(id, datasets);
     this.set('memory', memory);
     const lossChart = this.charts.get('loss');
     if (lossChart?.options.scales?.y) lossChart.options.scales.y.type = view.logScale ? 'logarithmic' : 'linear';

@@ -2,7 +2,7 @@
 // (series.ts) and redraws at most every 250 ms however fast points arrive.
 import type { GpuReading, HostToRunView, RunMeta, RunSnapshot, RunViewDebug } from '../../src/shared/protocol/runview';
 import { readChartTheme, watchChartTheme } from '../chartTheme';
-import { RunCharts, type ChartKey, type ViewOptions } from './charts';
+import { CHART_KEYS, RunCharts, type ChartKey, type ViewOptions } from './charts';
 import { formatEta } from './format';
 import { appendColumns, etaSeconds, newSeries, resmooth, type RunSeries } from './series';
 import { vscodeApi } from './vscodeApi';
@@ -58,7 +58,7 @@ smoothLabel.htmlFor = 'smoothing';
 toolbar.append(logToggle, logLabel, smoothLabel, smooth);
 const grid = el('section', 'charts');
 const canvases = {} as Record<ChartKey, HTMLCanvasElement>;
-for (const key of ['loss', 'lr', 'tokens', 'memory'] as ChartKey[]) {
+for (const key of CHART_KEYS) {
   const box = el('div', `chart chart-${key}`);
   const canvas = el('canvas');
   canvas.id = `chart-${key}`;

@@ -1,7 +1,12 @@
 // The page's own copy of every run's points. Chart.js decimation replaces `dataset.data` with a
 // decimated copy and a later push() into it is lost (Chart.js #11929), so the raw arrays live here and
 // datasets only ever reference them; points are pushed here and the chart is told to redraw.
+import { STEP_CHARTS } from '../../src/core/events/stepMetrics';
 import type { EvalColumns, RunMeta, StepColumns } from '../../src/shared/protocol/runview';
+
+/** Charts drawn as one plain line per run; loss (smoothing, eval points) and memory (GiB, the
+ * predicted peak) are drawn by their own code. */
+export const PLAIN_CHARTS = STEP_CHARTS.filter((c) => c.id !== 'loss' && c.id !== 'memory');
 
 export const GIB = 2 ** 30;
 
@@ -16,8 +21,8 @@ export interface RunSeries {
   /** Exponential moving average of `loss` for the current smoothing weight. */
   lossSmooth: Pt[];
   evalLoss: Pt[];
-  lr: Pt[];
-  tokensPerS: Pt[];
+  /** One series per plainly drawn metric (learning rate, gradient norm, tokens/s: PLAIN_CHARTS). */
+  plain: Record<string, Pt[]>;
   /** Measured peak memory in GiB (plotted in GiB so the axis gets round ticks). */
   memPeak: Pt[];
   /** The predicted-peak reference line (two points, refreshed as steps arrive). */
@@ -31,7 +36,8 @@ export interface RunSeries {
 
 export function newSeries(meta: RunMeta): RunSeries {
   return {
-    meta, loss: [], lossSmooth: [], evalLoss: [], lr: [], tokensPerS: [], memPeak: [], memRef: [], stepTimes: [], lastStep: -1,
+    meta, loss: [], lossSmooth: [], evalLoss: [], plain: Object.fromEntries(PLAIN_CHARTS.map((c) => [c.metric, []])),
+    memPeak: [], memRef: [], stepTimes: [], lastStep: -1,
     ema: { value: 0, weight: 0 },
   };
 }
@@ -67,8 +73,8 @@ export function appendColumns(s: RunSeries, steps: StepColumns, evals: EvalColum
     if (x <= s.lastStep) continue;
     s.lastStep = x;
     s.loss.push({ x, y: steps.loss[i] });
-    s.lr.push({ x, y: steps.lr[i] });
-    s.tokensPerS.push({ x, y: steps.tokensPerS[i] });
+    // A metric missing from an older engine's events is a gap, never a zero.
+    for (const c of PLAIN_CHARTS) s.plain[c.metric].push({ x, y: steps[c.metric][i] ?? null });
     const mem = steps.memPeakBytes[i];
     s.memPeak.push({ x, y: mem === null ? null : mem / GIB });
     const t = steps.stepTimeS[i];

@@ -1,4 +1,5 @@
 // Validation of one parsed JSON object into a typed EngineEvent. Pure; never throws.
+import { STEP_METRICS, type StepMetricKey } from './stepMetrics';
 import type { EndStatus, EngineEvent } from './types';
 
 export type DecodeResult = { kind: 'event'; event: EngineEvent } | { kind: 'invalid' };
@@ -32,6 +33,11 @@ function isStep(n: number | undefined): n is number {
 }
 
 const END_STATUSES: readonly string[] = ['completed', 'failed', 'stopped'];
+
+/** The step event's optional metrics (all but the loss), client name → engine field. */
+const OPTIONAL_STEP_FIELDS = Object.fromEntries(
+  STEP_METRICS.filter((m) => m.key !== 'loss').map((m) => [m.key, m.wire]),
+) as Record<Exclude<StepMetricKey, 'loss'>, string>;
 
 /** Collects optional numeric fields; returns null when any present one has the wrong type. */
 function optionals<K extends string>(o: Obj, map: Record<K, string>): Partial<Record<K, number>> | null {
@@ -72,10 +78,7 @@ export function decodeEvent(o: Obj): DecodeResult {
       const step = num(o.step);
       const loss = metric(o.loss);
       if (!isStep(step) || loss === undefined) return invalid;
-      const rest = optionals(o, {
-        lr: 'lr', gradNorm: 'grad_norm', tokens: 'tokens', tokensPerS: 'tokens_per_s', stepTimeS: 'step_time_s',
-        memAllocatedBytes: 'mem_allocated_bytes', memPeakBytes: 'mem_peak_bytes',
-      });
+      const rest = optionals(o, OPTIONAL_STEP_FIELDS);
       if (rest === null) return invalid;
       return { kind: 'event', event: { ...base, event: 'step', step, loss, ...rest } };
     }

@@ -1,7 +1,8 @@
 // Human renderings shared by the CLI and the extension (tree descriptions, status bar).
 import { escapeControls } from '../events/escape';
 import { DEFAULT_MAX_LINE_BYTES } from '../events/parser';
-import type { EngineEvent, SkippedLine } from '../events/types';
+import { STEP_METRICS, type StepMetric } from '../events/stepMetrics';
+import type { EngineEvent, SkippedLine, StepEvent } from '../events/types';
 import type { RunMeta } from '../../shared/protocol/runview';
 
 export function formatNumber(n: number | undefined, digits = 4): string {
@@ -32,11 +33,20 @@ export function formatDuration(seconds: number): string {
   return h > 0 ? `${h}h${String(m).padStart(2, '0')}m` : `${m}:${String(r).padStart(2, '0')}`;
 }
 
-const COLS = ['step', 'loss', 'lr', 'tok/s', 'mem peak'];
-const WIDTHS = [8, 10, 10, 10, 10];
+/** The attach table's columns: the step, then every metric of the table that has a CLI column. */
+const COLUMNS = STEP_METRICS.flatMap((m: StepMetric) => (m.cli ? [{ key: m.key, unit: m.unit, ...m.cli }] : []));
+const STEP_WIDTH = 8;
 
 export function tableHeader(): string {
-  return COLS.map((c, i) => c.padStart(WIDTHS[i])).join(' ');
+  return ['step'.padStart(STEP_WIDTH), ...COLUMNS.map((c) => c.header.padStart(c.width))].join(' ');
+}
+
+function stepRow(e: StepEvent): string {
+  const cell = (c: (typeof COLUMNS)[number]): string => {
+    const v = e[c.key] as number | undefined;
+    return (c.unit === 'bytes' ? formatBytes(v) : formatNumber(v, c.digits ?? 4)).padStart(c.width);
+  };
+  return [String(e.step).padStart(STEP_WIDTH), ...COLUMNS.map(cell)].join(' ');
 }
 
 /**
@@ -50,8 +60,7 @@ export function formatEventLine(e: EngineEvent): string {
 function eventLine(e: EngineEvent): string {
   switch (e.event) {
     case 'step':
-      return [String(e.step), formatNumber(e.loss), formatNumber(e.lr, 3), formatNumber(e.tokensPerS, 4), formatBytes(e.memPeakBytes)]
-        .map((c, i) => c.padStart(WIDTHS[i])).join(' ');
+      return stepRow(e);
     case 'eval':
       return `eval     step ${e.step}  loss ${formatNumber(e.loss)}${e.ppl !== undefined ? `  ppl ${formatNumber(e.ppl)}` : ''}`;
     case 'start':

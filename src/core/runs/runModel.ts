@@ -1,5 +1,6 @@
 // Everything a view needs about one run, folded from its events: columnar step/eval series, status,
 // the last error. Pure; the extension keeps one per watched run and posts the deltas to the run view.
+import { STEP_METRICS } from '../events/stepMetrics';
 import type { EngineEvent } from '../events/types';
 import {
   emptyEvalColumns, emptyStepColumns, type EvalColumns, type RunMeta, type RunSnapshot, type StepColumns,
@@ -45,11 +46,7 @@ export class RunModel {
           this.lastStep = e.step;
           for (const cols of [this.steps, delta.steps]) {
             cols.step.push(e.step);
-            cols.loss.push(finite(e.loss));
-            cols.lr.push(finite(e.lr));
-            cols.tokensPerS.push(finite(e.tokensPerS));
-            cols.memPeakBytes.push(finite(e.memPeakBytes));
-            cols.stepTimeS.push(finite(e.stepTimeS));
+            for (const m of STEP_METRICS) cols[m.key].push(finite(e[m.key]));
             cols.time.push(e.time);
           }
           break;

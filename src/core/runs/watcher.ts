@@ -5,6 +5,7 @@
 import { followRun } from './follower';
 import { RunModel, type ModelDelta } from './runModel';
 import type { RunStore } from './store';
+import { emptyEvalColumns, emptyStepColumns } from '../../shared/protocol/runview';
 import type { RunBackend, RunRecord, RunStatus } from './types';
 
 export interface RunUpdate {
@@ -158,7 +159,6 @@ export class RunWatcher {
 
 function emptyDelta(): ModelDelta {
   return {
-    steps: { step: [], loss: [], lr: [], tokensPerS: [], memPeakBytes: [], stepTimeS: [], time: [] },
-    evals: { step: [], loss: [] }, metaChanged: false,
+    steps: emptyStepColumns(), evals: emptyEvalColumns(), metaChanged: false,
   };
 }

@@ -3,19 +3,19 @@
 // Numbers are columnar arrays (cheap to post and to push into chart arrays); `null` marks a missing
 // or non-finite value (JSON has no NaN), drawn as a gap.
 
+import { STEP_METRICS, type StepMetricKey } from '../../core/events/stepMetrics';
+
 export type RunViewStatus = 'starting' | 'running' | 'completed' | 'failed' | 'stopped' | 'unknown';
 
-/** Per-step metrics, one entry per `step` event, all arrays the same length. */
-export interface StepColumns {
+/**
+ * Per-step metrics, one entry per `step` event, all arrays the same length: one column per metric of
+ * the step-metric table, plus the step and the time.
+ */
+export type StepColumns = { [K in StepMetricKey]: (number | null)[] } & {
   step: number[];
-  loss: (number | null)[];
-  lr: (number | null)[];
-  tokensPerS: (number | null)[];
-  memPeakBytes: (number | null)[];
-  stepTimeS: (number | null)[];
   /** Unix seconds the engine wrote the event (for latency and ETA). */
   time: number[];
-}
+};
 
 export interface EvalColumns {
   step: number[];
@@ -65,7 +65,8 @@ export type RunViewToHost =
   | { type: 'revealRun'; runId: string };
 
 export function emptyStepColumns(): StepColumns {
-  return { step: [], loss: [], lr: [], tokensPerS: [], memPeakBytes: [], stepTimeS: [], time: [] };
+  const metrics = Object.fromEntries(STEP_METRICS.map((m) => [m.key, []])) as unknown as { [K in StepMetricKey]: (number | null)[] };
+  return { ...metrics, step: [], time: [] };
 }
 
 export function emptyEvalColumns(): EvalColumns {
