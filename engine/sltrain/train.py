@@ -352,6 +352,11 @@ def _print_traceback() -> None:
         pass
 
 
+def _error_code(e: Exception) -> str:
+    """The error event's code: which package to install is a different fix from which flag to change."""
+    return "missing_dependency" if isinstance(e, MissingDependency) else "bad_input"
+
+
 def _reject(message: str, code: str, out: Path | None, rank: int, exit_code: int = EXIT_BAD_INPUT) -> int:
     """Failure before the run starts: one line on stderr, one error event; OUT is written (events,
     exit_code) only if it already existed and no live engine holds it."""
@@ -410,8 +415,7 @@ def _main(argv: list[str] | None, stop: dict) -> int:
     except (ConfigError, MissingDependency) as e:
         if d is not None:
             dist.shutdown()
-        code = "bad_input" if isinstance(e, ConfigError) else "missing_dependency"
-        return _reject(str(e), code, _out_from_argv(argv), rank)
+        return _reject(str(e), _error_code(e), _out_from_argv(argv), rank)
     except Exception as e:  # noqa: BLE001 - still one error event and an exit code
         _print_traceback()
         return _reject(f"{type(e).__name__}: {e}", "internal", _out_from_argv(argv), rank, EXIT_FAILED)
@@ -441,8 +445,8 @@ def _main(argv: list[str] | None, stop: dict) -> int:
     except StopRequested as e:
         progress.note(f"stopped by {e} before the first step")
         code, status = EXIT_OK, "stopped"
-    except (ConfigError, MissingDependency) as e:
-        log.emit("error", message=str(e), code="bad_input")
+    except (ConfigError, MissingDependency) as e:  # e.g. a package a checkpoint's optimizer needs
+        log.emit("error", message=str(e), code=_error_code(e))
         progress.note(f"error: {e}")
         code = EXIT_BAD_INPUT
     except Exception as e:  # noqa: BLE001 - every failure ends in an error event and exit code 1

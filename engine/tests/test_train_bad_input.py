@@ -73,6 +73,22 @@ def test_missing_optional_package(tmp_path, capsys, monkeypatch, module, argv, n
     assert not (tmp_path / "run").exists()
 
 
+def test_missing_package_after_start_up_is_reported_as_missing_dependency(tmp_path, capsys, monkeypatch):
+    # A dependency first needed while the run is being set up (past the start-up checks): the error event
+    # still says which package is missing, not "bad input".
+    from sltrain.errors import MissingDependency
+
+    def needs_package(*_a, **_k):
+        raise MissingDependency("this setup needs the 'example' package: pip install example")
+
+    monkeypatch.setattr(train, "build_optimizer", needs_package)
+    assert train.main(["--out", str(tmp_path / "run"), "--steps", "2", "--warmup", "0", *SMALL]) == 2
+    events = [json.loads(line) for line in (tmp_path / "run" / "events.jsonl").read_text().splitlines()]
+    error = next(e for e in events if e["event"] == "error")
+    assert error["code"] == "missing_dependency" and "pip install example" in error["message"]
+    assert events[-1]["event"] == "end" and events[-1]["status"] == "failed"
+
+
 def test_existing_out_gets_the_error_and_exit_code_only(tmp_path, capsys):
     out = tmp_path / "run"
     out.mkdir()

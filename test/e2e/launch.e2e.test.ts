@@ -1,13 +1,15 @@
 // End to end in a real VS Code (code-server): launch llama_tiny from the palette on this machine, watch
 // it in the run view, reload the window mid-run (the run keeps going and the view reattaches with no
-// lost or repeated point), then stop it from the view (SIGTERM → checkpoint → "stopped").
+// lost or repeated point), then stop it from the view (SIGTERM → checkpoint → "stopped"); and launch
+// from the planner panel: the options edited there (GaLore gap, index layout, precision) are what the
+// engine resolves.
 // Uses the repository's engine and engine/.venv through the settings, as a user with a checkout would.
 import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, before, test } from 'node:test';
-import type { Browser, Page } from 'playwright-core';
+import type { Browser, Frame, Page } from 'playwright-core';
 import { ROOT, startCodeServer, type CodeServer } from './codeServer';
 import * as wb from './workbench';
 
@@ -60,12 +62,7 @@ test('launch from the palette, watch, reload mid-run, stop', { timeout: 420_000 
   await t.test('launch: spec confirmed, CPU warning accepted, the run view follows the run', async () => {
     await wb.runCommand(page, 'Launch SLTrain run');
     await wb.answer(page, '(1/5)', 'llama_tiny');
-    await wb.answer(page, '(2/5)', 'This machine');
-    await wb.answer(page, '(3/5)', '3000');
-    await wb.answer(page, '(4/5)', 'embedded');
-    await wb.answer(page, '(5/5)', undefined);
-    await wb.clickButton(page, '.monaco-dialog-box', 'Launch', 30_000);
-    await wb.clickButton(page, '.notifications-toasts', 'Launch on CPU', 90_000);
+    await launchHere('3000');
     const s = await wb.waitFor(page, viewState, (v) => v.status === 'running' && v.lastStep >= 3 && v.points >= v.lastStep, 'the first steps in the run view', 120_000);
     assert.equal(s.points, s.lastStep);
     assert.equal(runIds().length, 1);
@@ -89,4 +86,64 @@ test('launch from the palette, watch, reload mid-run, stop', { timeout: 420_000 
     assert.deepEqual(events.at(-1), { ...events.at(-1), event: 'end', status: 'stopped' });
     await page.screenshot({ path: join(RESULTS, 'e2e-stopped.png') });
   });
+
+  await t.test('launch with these settings from the planner: the edited options reach the engine', async () => {
+    const before = new Set(runIds());
+    await wb.runCommand(page, 'Plan SLTrain run');
+    await page.locator('.quick-input-widget input[placeholder*="preset"]').waitFor();
+    await page.keyboard.insertText('llama_tiny');
+    await page.locator('.quick-input-list .monaco-list-row.focused', { hasText: 'llama_tiny' }).waitFor();
+    await page.keyboard.press('Enter');
+    const panel = await wb.waitFor(page, plannerFrame, (f) => f !== undefined, 'the planner panel', 60_000);
+    await panel!.locator('#galore-gap input').fill('7');
+    await pick(panel!, 'index-dtype', 'int32 flat');
+    await pick(panel!, 'precision', 'Mixed (fp32 master)');
+    await wb.waitFor(page, async () => panel!.locator('#launch').isDisabled(), (d) => !d, 'the launch button', 30_000);
+    // Let the last edit's re-plan land before launching it.
+    await page.waitForTimeout(1000);
+    await panel!.locator('#launch').click();
+    await launchHere('30');
+    const config = await wb.waitFor(page, async () => {
+      const id = runIds().find((r) => !before.has(r));
+      try {
+        return id ? (JSON.parse(readFileSync(join(runsDir(), id, 'config.json'), 'utf8')) as Record<string, unknown>) : undefined;
+      } catch {
+        return undefined; // not written yet
+      }
+    }, (c) => c !== undefined, "the new run's resolved config", 120_000);
+    assert.equal(config!.galore_update_gap, 7);
+    assert.equal(config!.index_dtype, 'int32');
+    assert.equal(config!.precision, 'mixed');
+    assert.equal(config!.model, 'llama_tiny');
+    assert.equal(config!.steps, 30);
+  });
 });
+
+/** The rest of the launch dialog after the model: this machine, `steps`, the embedded data, the default folder. */
+async function launchHere(steps: string): Promise<void> {
+  await wb.answer(page, '(2/5)', 'This machine');
+  await wb.answer(page, '(3/5)', steps);
+  await wb.answer(page, '(4/5)', 'embedded');
+  await wb.answer(page, '(5/5)', undefined);
+  await wb.clickButton(page, '.monaco-dialog-box', 'Launch', 30_000);
+  await wb.clickButton(page, '.notifications-toasts', 'Launch on CPU', 90_000);
+}
+
+/** The planner's page frame: the webview that renders the planner's controls. */
+async function plannerFrame(): Promise<Frame | undefined> {
+  for (const frame of page.frames()) {
+    if (frame.isDetached()) continue;
+    try {
+      if ((await frame.locator('#index-dtype').count()) > 0) return frame;
+    } catch {
+      // a frame navigating away while we ask
+    }
+  }
+  return undefined;
+}
+
+/** Chooses an option of a toolkit dropdown by its label, as a user would with the mouse. */
+async function pick(frame: Frame, id: string, label: string): Promise<void> {
+  await frame.locator(`vscode-dropdown#${id}`).click();
+  await frame.locator(`vscode-dropdown#${id} vscode-option`, { hasText: label }).click();
+}
