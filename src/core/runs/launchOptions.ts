@@ -21,6 +21,8 @@ export interface RunSpecChoices {
   steps: number;
   /** `embedded`, a path, or `hf:NAME` (engine --data). */
   data: string;
+  /** `byte` or `hf:NAME` (engine --tokenizer); the engine's default when absent. */
+  tokenizer?: string;
 }
 
 export class LaunchArgumentError extends Error {}
@@ -90,7 +92,9 @@ export function parseLaunchOptions(arg: unknown): LaunchOptions {
 
 /** `python -m sltrain.train` flags for the run file and the confirmed steps and data, in schema order. */
 export function engineArgsFor(o: LaunchOptions, spec: RunSpecChoices): string[] {
-  const run: Record<string, OptionValue | undefined> = { model: 'llama_tiny', ...o.run, steps: spec.steps, data: spec.data };
+  const run: Record<string, OptionValue | undefined> = {
+    model: 'llama_tiny', ...o.run, steps: spec.steps, data: spec.data, ...(spec.tokenizer ? { tokenizer: spec.tokenizer } : {}),
+  };
   const args: string[] = [];
   for (const opt of RUN_OPTIONS) {
     const v = run[opt.name];

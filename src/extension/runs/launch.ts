@@ -153,10 +153,13 @@ async function confirmSpec(options: LaunchOptions, target: RunTarget, defaultRun
   if (!stepsText) return undefined;
   const data = await pickData(target);
   if (!data) return undefined;
+  // The embedded corpus goes with the byte tokenizer; other data usually comes with a tokenizer of its own.
+  const tokenizer = data === 'embedded' ? undefined : await pickTokenizer();
+  if (data !== 'embedded' && !tokenizer) return undefined;
   // Remote runs keep their record and the event mirror in the default runs folder, listed by the Runs view.
   const runsDir = target.kind === 'local' ? await pickRunsDir(defaultRunsDir) : defaultRunsDir;
   if (!runsDir) return undefined;
-  const engineArgs = engineArgsFor(options, { steps: Number(stepsText.trim()), data });
+  const engineArgs = engineArgsFor(options, { steps: Number(stepsText.trim()), data, ...(tokenizer ? { tokenizer } : {}) });
   const summary = engineArgs.join(' ');
   const output = remoteRunDirHint(target) ?? join(runsDir, '<run id>');
   const go = await vscode.window.showInformationMessage(
@@ -174,6 +177,14 @@ async function pickRunsDir(defaultRunsDir: string): Promise<string | undefined> 
   if (dirPick.dir) return dirPick.dir;
   const folder = await vscode.window.showOpenDialog({ canSelectFolders: true, canSelectFiles: false, canSelectMany: false });
   return folder?.[0]?.fsPath;
+}
+
+async function pickTokenizer(): Promise<string | undefined> {
+  const text = await vscode.window.showInputBox({
+    title: 'Tokenizer', value: 'byte', prompt: 'byte (the engine\'s byte-level tokenizer) or hf:NAME (a Hugging Face tokenizer, e.g. hf:t5-base)',
+    validateInput: (v) => (v.trim() === 'byte' || /^hf:\S+$/.test(v.trim()) ? undefined : 'byte, or hf: followed by a tokenizer name or folder'),
+  });
+  return text?.trim() || undefined;
 }
 
 async function pickData(target: RunTarget): Promise<string | undefined> {
