@@ -10,7 +10,7 @@ from typing import Any
 
 from . import schema
 from .errors import ConfigError
-from .limits import MODEL as MODEL_LIMITS, RUN as RUN_LIMITS, read_json_file
+from .limits import MODEL as MODEL_LIMITS, read_json_file
 
 PRESETS_PATH = Path(__file__).with_name("presets.json")
 PRESETS: dict[str, dict[str, Any]] = json.loads(PRESETS_PATH.read_text())["presets"]
@@ -187,38 +187,12 @@ class MethodConfig:
     galore_proj_type: str = "std"
 
     def validate(self, model_cfg: LlamaConfig) -> None:
-        if self.method not in METHODS:
-            raise ConfigError(f"unknown method {self.method!r}: use one of {', '.join(METHODS)}")
-        if self.method == "sltrain" and not 0.0 < self.delta < 1.0:
-            raise ConfigError(f"delta must be in (0, 1) for sltrain, got {self.delta}")
+        from . import methods  # the method modules import this one
+
+        method = methods.get(self.method)  # names the choices for an unknown method
         if self.index_dtype not in INDEX_DTYPES:
             raise ConfigError(f"index_dtype must be one of {', '.join(INDEX_DTYPES)}, got {self.index_dtype!r}")
-        if self.method == "full":
-            return
-        max_rank = min(min(o, i) for _, o, i in linear_shapes(model_cfg))
-        if isinstance(self.rank, bool) or not isinstance(self.rank, int) or not 1 <= self.rank <= max_rank:
-            raise ConfigError(
-                f"rank must be an integer in [1, {max_rank}] (the smallest dimension of the model's "
-                f"linear layers), got {self.rank!r}"
-            )
-        if self.method in ("lowrank", "relora", "sltrain") and not 0 < self.alpha <= RUN_LIMITS["alpha"]:
-            raise ConfigError(f"alpha must be positive and at most {RUN_LIMITS['alpha']:g} (scale = alpha / rank), "
-                              f"got {self.alpha}")
-        if self.method == "relora":
-            if self.relora_reset_every < 1:
-                raise ConfigError(f"relora_reset_every must be >= 1, got {self.relora_reset_every}")
-            if not 0.0 <= self.relora_reset_ratio <= 1.0:
-                raise ConfigError(f"relora_reset_ratio must be in [0, 1], got {self.relora_reset_ratio}")
-        if self.method == "galore":
-            if self.galore_update_gap < 1:
-                raise ConfigError(f"galore_update_gap must be >= 1, got {self.galore_update_gap}")
-            if self.galore_proj_type not in GALORE_PROJ_TYPES:
-                raise ConfigError(
-                    f"galore_proj_type must be one of {', '.join(GALORE_PROJ_TYPES)}, got {self.galore_proj_type!r}"
-                )
-            if not 0 < self.galore_scale <= RUN_LIMITS["galore_scale"]:
-                raise ConfigError(f"galore_scale must be positive and at most {RUN_LIMITS['galore_scale']:g}, "
-                                  f"got {self.galore_scale}")
+        method.validate(self, model_cfg)
 
 
 def linear_shapes(model_cfg: LlamaConfig) -> list[tuple[str, int, int]]:
@@ -244,8 +218,6 @@ def method_defaults(preset_name: str, method: str = "sltrain") -> dict[str, Any]
     preset = PRESETS[name]
     d = {k: preset["sltrain"][k] for k in ("rank", "delta", "alpha")}
     d["alpha"] = float(d["alpha"])
-    if method == "galore":
-        d["rank"] = preset.get("galore_rank", d["rank"])
-        # GaLore's scripts use a longer projector refresh gap at 7B (500 instead of 200).
-        d["galore_update_gap"] = 500 if name == "llama_7b" else 200
-    return d
+    from . import methods  # the method modules import this one
+
+    return methods.get(method).preset_defaults(name, preset, d)

@@ -44,7 +44,7 @@ import torch
 from . import runconfig
 from .config import LlamaConfig, MethodConfig, linear_shapes
 from .errors import EXIT_BAD_INPUT, ConfigError, MissingDependency
-from .layers import support_size
+from . import methods
 from .methods import build_model
 from .optim import build_optimizer, default_impl, optimizer_state_bytes
 
@@ -120,12 +120,11 @@ GIB = 2**30
 
 def weight_elements(model_cfg: LlamaConfig, mcfg: MethodConfig) -> int:
     """Parameter elements the method's model holds, from the config alone (nothing is built)."""
-    h, layers, r = model_cfg.hidden_size, model_cfg.num_hidden_layers, mcfg.rank
+    h, layers = model_cfg.hidden_size, model_cfg.num_hidden_layers
     n = model_cfg.vocab_size * h * (1 if model_cfg.tie_word_embeddings else 2) + (2 * layers + 1) * h
+    method = methods.get(mcfg.method)
     for _, o, i in linear_shapes(model_cfg):
-        per = {"full": o * i, "galore": o * i, "lowrank": r * (o + i), "relora": o * i + r * (o + i),
-               "sltrain": r * (o + i) + support_size(o, i, mcfg.delta)}[mcfg.method]
-        n += layers * per
+        n += layers * method.linear_elements(o, i, mcfg)
     return n
 
 

@@ -16,6 +16,7 @@ import time
 from dataclasses import asdict, field, fields, make_dataclass
 from pathlib import Path
 
+from . import methods
 from .config import PRESETS, LlamaConfig, MethodConfig, _preset_name, load_model_config, method_defaults
 from .dist import resolve_device
 from .errors import ConfigError
@@ -34,7 +35,7 @@ def _type_of(o: dict) -> str:
 class _RunConfigMethods:
     def method_config(self) -> MethodConfig:
         return MethodConfig(
-            method=self.method, rank=self.rank, delta=self.delta if self.method == "sltrain" else 0.0,
+            method=self.method, rank=self.rank, delta=self.delta,
             alpha=self.alpha, index_dtype=self.index_dtype,
             relora_reset_every=self.relora_reset_every, relora_reset_ratio=self.relora_reset_ratio,
             galore_update_gap=self.galore_update_gap, galore_scale=self.galore_scale)
@@ -120,7 +121,7 @@ def fill_defaults(cfg: RunConfig, world: int = 1) -> RunConfig:
     defaults = {
         "rank": md["rank"], "delta": md["delta"], "alpha": md["alpha"],
         "galore_update_gap": md.get("galore_update_gap", 200),
-        "lr": 0.01 if cfg.method == "galore" else training["lr"],
+        "lr": methods.get(cfg.method).default_lr(training["lr"]),
         "steps": training["steps"], "seq_len": training["seq_len"],
     }
     for k, v in defaults.items():

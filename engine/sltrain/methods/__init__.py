@@ -9,7 +9,6 @@ for the hooks a method provides.
 from __future__ import annotations
 
 import torch
-from torch import nn
 
 from ..config import METHODS, LlamaConfig, MethodConfig, linear_shapes
 from ..errors import ConfigError

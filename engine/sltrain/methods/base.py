@@ -11,11 +11,42 @@ from typing import Any, Callable
 
 from torch import nn
 
+from ..config import linear_shapes
+from ..errors import ConfigError
+from ..limits import RUN as RUN_LIMITS
 from ..schedule import lr_at
 
 
 class TrainingMethod:
     name: str = ""
+    #: The method has factors of rank r (every method but full; GaLore's rank is its projection's).
+    uses_rank: bool = True
+    #: The method scales a low-rank product by alpha / r.
+    uses_alpha: bool = False
+
+    def validate(self, mcfg, model_cfg) -> None:
+        """Refuses settings this method cannot train, naming the option (ConfigError)."""
+        if self.uses_rank:
+            max_rank = min(min(o, i) for _, o, i in linear_shapes(model_cfg))
+            if isinstance(mcfg.rank, bool) or not isinstance(mcfg.rank, int) or not 1 <= mcfg.rank <= max_rank:
+                raise ConfigError(
+                    f"rank must be an integer in [1, {max_rank}] (the smallest dimension of the model's "
+                    f"linear layers), got {mcfg.rank!r}")
+        if self.uses_alpha and not 0 < mcfg.alpha <= RUN_LIMITS["alpha"]:
+            raise ConfigError(f"alpha must be positive and at most {RUN_LIMITS['alpha']:g} (scale = alpha / rank), "
+                              f"got {mcfg.alpha}")
+
+    def linear_elements(self, out_f: int, in_f: int, mcfg) -> int:
+        """Parameter elements one block linear becomes (counted from the config, nothing built)."""
+        return out_f * in_f
+
+    def preset_defaults(self, preset_name: str, preset: dict, defaults: dict) -> dict:
+        """The method's own defaults for a preset, over the SLTrain scripts' rank/delta/alpha."""
+        return defaults
+
+    def default_lr(self, preset_lr: float) -> float:
+        """The peak learning rate when --lr is not given."""
+        return preset_lr
 
     def linear(self, name: str, lin: nn.Linear, mcfg, seed: int, device, dtype) -> nn.Module | None:
         """The layer replacing block linear `name`, or None to keep the dense nn.Linear."""

@@ -4,6 +4,7 @@ from .base import TrainingMethod
 
 class Full(TrainingMethod):
     name = "full"
+    uses_rank = False
 
 
 METHOD = Full()

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import re
 
+from ..config import GALORE_PROJ_TYPES
+from ..errors import ConfigError
+from ..limits import RUN as RUN_LIMITS
 from .base import TrainingMethod
 
 TARGET = re.compile(r"model\.layers\.\d+\.(self_attn|mlp)\.(q|k|v|o|gate|up|down)_proj\.weight$")
@@ -11,6 +14,25 @@ TARGET = re.compile(r"model\.layers\.\d+\.(self_attn|mlp)\.(q|k|v|o|gate|up|down
 
 class GaLore(TrainingMethod):
     name = "galore"
+
+    def validate(self, mcfg, model_cfg):
+        super().validate(mcfg, model_cfg)
+        if mcfg.galore_update_gap < 1:
+            raise ConfigError(f"galore_update_gap must be >= 1, got {mcfg.galore_update_gap}")
+        if mcfg.galore_proj_type not in GALORE_PROJ_TYPES:
+            raise ConfigError(f"galore_proj_type must be one of {', '.join(GALORE_PROJ_TYPES)}, got {mcfg.galore_proj_type!r}")
+        if not 0 < mcfg.galore_scale <= RUN_LIMITS["galore_scale"]:
+            raise ConfigError(f"galore_scale must be positive and at most {RUN_LIMITS['galore_scale']:g}, "
+                              f"got {mcfg.galore_scale}")
+
+    def preset_defaults(self, preset_name, preset, defaults):
+        # GaLore's scripts: their own rank where published, and a longer refresh gap at 7B (500, not 200).
+        return {**defaults, "rank": preset.get("galore_rank", defaults["rank"]),
+                "galore_update_gap": 500 if preset_name == "llama_7b" else 200}
+
+    def default_lr(self, preset_lr):
+        return 0.01  # GaLore's scripts
+
 
     def param_groups(self, named, mcfg):
         projected = [p for n, p in named if TARGET.search(n)]

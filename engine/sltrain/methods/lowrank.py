@@ -8,5 +8,8 @@ class LowRank(SLTrain):
     def sparsity(self, mcfg) -> float:
         return 0.0
 
+    def validate(self, mcfg, model_cfg) -> None:
+        super(SLTrain, self).validate(mcfg, model_cfg)  # rank and alpha; no sparse part to check
+
 
 METHOD = LowRank()

@@ -2,6 +2,7 @@
 `relora_reset_every` updates with a partial optimizer reset and a jagged cosine schedule."""
 from __future__ import annotations
 
+from ..errors import ConfigError
 from ..layers import ReLoRALinear
 from ..relora import relora_lr_multiplier, relora_reset
 from .base import TrainingMethod
@@ -9,6 +10,17 @@ from .base import TrainingMethod
 
 class ReLoRA(TrainingMethod):
     name = "relora"
+    uses_alpha = True
+
+    def validate(self, mcfg, model_cfg):
+        super().validate(mcfg, model_cfg)
+        if mcfg.relora_reset_every < 1:
+            raise ConfigError(f"relora_reset_every must be >= 1, got {mcfg.relora_reset_every}")
+        if not 0.0 <= mcfg.relora_reset_ratio <= 1.0:
+            raise ConfigError(f"relora_reset_ratio must be in [0, 1], got {mcfg.relora_reset_ratio}")
+
+    def linear_elements(self, out_f, in_f, mcfg):
+        return out_f * in_f + mcfg.rank * (out_f + in_f)  # the frozen weight and the adaptor
 
     def linear(self, name, lin, mcfg, seed, device, dtype):
         return ReLoRALinear(lin.in_features, lin.out_features, mcfg.rank, mcfg.alpha, device=device, dtype=dtype)

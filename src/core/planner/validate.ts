@@ -2,7 +2,8 @@
 import { PLAN_OPTION_LIMITS } from '../inputLimits';
 import type { ModelConfig } from '../modelConfig';
 import { flagOfPlanKey } from '../runSchema';
-import { indexDtypeProblem, linearShapes } from './tensors';
+import { plannerMethod } from './methods';
+import { linearShapes } from './tensors';
 import type { PlanOptions } from './types';
 
 export function validatePlanOptions(c: ModelConfig, o: PlanOptions): string[] {
@@ -22,11 +23,9 @@ export function validatePlanOptions(c: ModelConfig, o: PlanOptions): string[] {
   int(flagOfPlanKey('gradAccum'), o.gradAccum, 1);
   int(flagOfPlanKey('gpus'), o.gpus, 1);
   int(flagOfPlanKey('galoreUpdateGap'), o.galoreUpdateGap, 1);
-  if (Number.isInteger(o.rank) && o.rank > smallest && o.method !== 'full') {
+  const method = plannerMethod(o.method);
+  if (Number.isInteger(o.rank) && o.rank > smallest && method.usesRank) {
     problems.push(`--rank ${o.rank} is above the smallest linear dimension of ${c.name} (${smallest}); use --rank ${smallest} or less.`);
-  }
-  if (!(o.delta > 0 && o.delta < 1) && o.method === 'sltrain') {
-    problems.push(`--delta must be in (0, 1), got ${o.delta}; the papers use 0.03 (0.05 at 7B).`);
   }
   if (!(o.alpha > 0)) problems.push(`--alpha must be positive, got ${o.alpha}.`);
   else atMost('--alpha', o.alpha);
@@ -35,8 +34,7 @@ export function validatePlanOptions(c: ModelConfig, o: PlanOptions): string[] {
   if (o.perLayer && o.gpus > 1) {
     problems.push('--per-layer cannot be combined with --gpus > 1: per-layer updates step inside backward hooks, before DDP has reduced the gradients.');
   }
-  const indexProblem = o.method === 'sltrain' ? indexDtypeProblem(c, o.indexDtype) : undefined;
-  if (indexProblem) problems.push(`${indexProblem}.`);
+  problems.push(...(method.problems?.(c, o) ?? []));
   if (o.seqLen > c.maxPositionEmbeddings) {
     problems.push(`${flagOfPlanKey('seqLen')} ${o.seqLen} is longer than the model's max_position_embeddings (${c.maxPositionEmbeddings}).`);
   }

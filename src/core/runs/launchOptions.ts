@@ -3,6 +3,7 @@
 // does not decide (steps, data, where the run goes). The argument is untrusted input (a keybinding or
 // another extension can pass anything), so every field is checked against the run schema and a bad
 // one is refused with its name, never silently dropped.
+import { plannerMethod } from '../planner/methods';
 import type { Sharding } from '../planner/types';
 import { flagOf, PLAN_ONLY_OPTIONS, RUN_OPTIONS, type OptionValue, type RunOption, type RunSpec } from '../runSchema';
 import { MAX_PROCESSES_PER_HOST } from './processes';
@@ -108,6 +109,7 @@ export function engineArgsFor(o: LaunchOptions, spec: RunSpecChoices): string[] 
 /** A short name for the run list: "llama_60m sltrain r=128". */
 export function runNameFor(o: LaunchOptions): string {
   const model = (o.run.model ?? 'llama_tiny').split('/').pop()?.replace(/\.json$/, '') ?? 'run';
-  const rank = o.run.rank !== undefined && o.run.rank !== null && o.run.method !== 'full' ? `r=${o.run.rank}` : undefined;
+  const usesRank = o.run.method === undefined || plannerMethod(o.run.method).usesRank;
+  const rank = o.run.rank !== undefined && o.run.rank !== null && usesRank ? `r=${o.run.rank}` : undefined;
   return [model, o.run.method, rank, o.gpus > 1 ? `×${o.gpus}` : undefined].filter(Boolean).join(' ');
 }

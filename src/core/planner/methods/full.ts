@@ -3,6 +3,7 @@ import { denseWeight, PAPER_BF16 } from '../shapes';
 import type { PlannerMethod } from './types';
 
 export const full: PlannerMethod = {
+  usesRank: false,
   linearTensors: (prefix, l) => [denseWeight(prefix, l, true)],
   paperEstimate: (_c, _o, params, stateBytes) => ({
     weightsBytes: params.total * PAPER_BF16,

@@ -4,6 +4,7 @@ import { denseWeight, galoreShapes, linearShapes, PAPER_BF16, paramElementBytes,
 import type { PlannerMethod } from './types';
 
 export const galore: PlannerMethod = {
+  usesRank: true,
   // The weight carries its matrix shape, so the optimizer-state accounting knows to project it.
   linearTensors: (prefix, l) => [{ ...denseWeight(prefix, l, true), galoreMatrix: { m: l.out, n: l.in } }],
   // SLTrain's recount of GaLore: for each m × n matrix (m ≤ n) a projector m·r and moments 2·n·r;

@@ -4,6 +4,7 @@ import { lowRankFactors, PAPER_BF16 } from '../shapes';
 import type { PlannerMethod } from './types';
 
 export const lowrank: PlannerMethod = {
+  usesRank: true,
   linearTensors: (prefix, l, m) => lowRankFactors(prefix, l, m.rank),
   paperEstimate: (_c, _o, params, stateBytes) => ({
     weightsBytes: params.total * PAPER_BF16,

@@ -4,6 +4,7 @@ import { denseWeight, lowRankFactors, PAPER_BF16 } from '../shapes';
 import type { PlannerMethod } from './types';
 
 export const relora: PlannerMethod = {
+  usesRank: true,
   linearTensors: (prefix, l, m) => [denseWeight(prefix, l, false), ...lowRankFactors(prefix, l, m.rank)],
   // The papers count the frozen full weights as well as the adaptors; states cover the trainable part.
   paperEstimate: (_c, _o, params, stateBytes) => ({

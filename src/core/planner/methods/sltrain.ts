@@ -1,9 +1,17 @@
 // SLTrain: each linear is (alpha/r)·B·A + S, S with a fixed random support of floor(delta·in·out)
 // entries, stored as CSR (int16 columns) or flat positions as the engine picks.
-import { indexLayout, lowRankFactors, PAPER_BF16, PAPER_INDEX, sparseNonzeros, type TensorSpec } from '../shapes';
+import { indexDtypeProblem, indexLayout, lowRankFactors, PAPER_BF16, PAPER_INDEX, sparseNonzeros, type TensorSpec } from '../shapes';
 import type { PlannerMethod } from './types';
 
 export const sltrain: PlannerMethod = {
+  usesRank: true,
+  problems: (c, o) => {
+    const out: string[] = [];
+    if (!(o.delta > 0 && o.delta < 1)) out.push(`--delta must be in (0, 1), got ${o.delta}; the papers use 0.03 (0.05 at 7B).`);
+    const index = indexDtypeProblem(c, o.indexDtype);
+    if (index) out.push(`${index}.`);
+    return out;
+  },
   linearTensors: (prefix, l, m) => {
     const factors = lowRankFactors(prefix, l, m.rank);
     const nnz = sparseNonzeros(l, m.delta);

@@ -10,6 +10,10 @@ export interface PaperBytes {
 }
 
 export interface PlannerMethod {
+  /** The method has factors of rank r (all but full rank; GaLore's rank is its projection's). */
+  usesRank: boolean;
+  /** Problems with the method's own options, each naming the option and the fix. */
+  problems?(c: ModelConfig, o: PlanOptions): string[];
   /** The tensors one decoder-block linear becomes, in the engine's registration order. */
   linearTensors(prefix: string, l: LinearShape, m: MethodShape): TensorSpec[];
   /**
