@@ -42,6 +42,7 @@ class EventLog:
         self.rank = rank
         self.stdout = stdout if stdout is not None else sys.stdout
         self.file = None
+        self.sink = None  # rank 0's trackers (trackers.Reporter): called with every record
         if path is not None and rank == 0:
             self.file = open(path, "a", buffering=1, encoding="utf-8")  # line-buffered
 
@@ -49,6 +50,8 @@ class EventLog:
         record = {"v": VERSION, "event": event, "time": time.time(), "rank": self.rank, **_clean(fields)}
         if self.rank != 0:
             return record
+        if self.sink is not None:  # first: a kill between the two must not leave a step the trackers lack
+            self.sink(record)
         line = json.dumps(record, allow_nan=False) + "\n"
         if self.file is not None:
             self.file.write(line)

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import torch
 
-from . import checkpoint, data, dist, runconfig, runlock
+from . import checkpoint, data, dist, runconfig, runlock, trackers
 from .errors import EXIT_BAD_INPUT, EXIT_DIVERGED, EXIT_FAILED, EXIT_OK, ConfigError, MissingDependency
 from .events import EventLog, Progress
 from .measure import check_fits, param_counts
@@ -400,6 +400,7 @@ def _main(argv: list[str] | None, stop: dict) -> int:
         torch.set_num_threads(cfg.num_threads)
         check_fits(cfg)  # an impossible model fails now, not after minutes of allocation
         _check_optional_deps(cfg)
+        trackers.check(cfg)
         trainer = Trainer(cfg)  # tokenizer and data sources are opened (and checked) here
         out = Path(cfg.out)
         _check_out_dir(out, resume)
@@ -433,6 +434,8 @@ def _main(argv: list[str] | None, stop: dict) -> int:
         (out / "config.json").write_text(runconfig.to_json(cfg))
     dist.barrier(d)
     log = EventLog(out / "events.jsonl", d.rank)
+    if d.main:  # only rank 0 reports; the trackers see the start event and every event after it
+        log.sink = trackers.live(cfg, out, log)
     progress = Progress(cfg.steps, enabled=d.main)
     code, status = EXIT_FAILED, "failed"
     try:

@@ -73,6 +73,14 @@ export interface RunSpec {
   num_threads?: number | null;
   /** run directory (default runs/<model>-<method>-<time>) */
   out?: string | null;
+  /** trackers that receive every step and eval: none, or a comma-separated list of tensorboard, wandb, mlflow, trackio (each an optional package) */
+  report_to?: string;
+  /** the run's name in the trackers (default: the name of the run directory) */
+  run_name?: string | null;
+  /** W&B / Trackio project and MLflow experiment (default: WANDB_PROJECT or MLFLOW_EXPERIMENT_NAME, else sltrain) */
+  tracker_project?: string | null;
+  /** the planner's predicted peak memory per GPU, reported to the trackers next to the measured one [bytes] */
+  predicted_peak_bytes?: number | null;
 }
 
 /** Planner options that decide a launch's process layout rather than an engine setting. */
