@@ -15,6 +15,13 @@ export interface HostKeyCheck {
   refusal(): SshError | undefined;
 }
 
+/**
+ * Consent is asked once per host and key at a time: connections opened in parallel to a host not yet
+ * known (a launch's, the GPU sampler's, a status poll's) wait for the same answer instead of each
+ * opening a dialog of its own, and the key is added to known_hosts once.
+ */
+const pendingConsent = new Map<string, Promise<boolean>>();
+
 export function createHostKeyCheck(host: HostSpec, files: string[], consent: HostKeyConsent, logger: Logger): HostKeyCheck {
   let refused: SshError | undefined;
   const decide = async (key: Buffer): Promise<boolean> => {
@@ -34,15 +41,25 @@ export function createHostKeyCheck(host: HostSpec, files: string[], consent: Hos
         + `If the change is expected, remove line ${verdict.line} of ${files[0]} and connect again.`);
       return false;
     }
-    const ok = await consent.confirm({ host: host.host, port: host.port, keyType: keyTypeOf(key), fingerprint: fp, knownHostsFile: files[0] });
-    if (!ok) {
+    const asking = `${files[0]}\n${name}\n${fp}`;
+    let answer = pendingConsent.get(asking);
+    if (!answer) {
+      answer = (async (): Promise<boolean> => {
+        const ok = await consent.confirm({ host: host.host, port: host.port, keyType: keyTypeOf(key), fingerprint: fp, knownHostsFile: files[0] });
+        if (ok) {
+          mkdirSync(dirname(files[0]), { recursive: true, mode: 0o700 });
+          appendFileSync(files[0], knownHostsLine(host.host, host.port, keyTypeOf(key), key, randomBytes(20)), { mode: 0o600 });
+          logger.info(`Added ${name} (${fp}) to ${files[0]}.`);
+        }
+        return ok;
+      })().finally(() => pendingConsent.delete(asking));
+      pendingConsent.set(asking, answer);
+    }
+    if (!(await answer)) {
       refused = new SshError('host-key-unknown', `The host key of ${name} (${fp}) is not known and was not accepted. `
         + 'Compare the fingerprint with the one the host admin gives you, then accept it.');
       return false;
     }
-    mkdirSync(dirname(files[0]), { recursive: true, mode: 0o700 });
-    appendFileSync(files[0], knownHostsLine(host.host, host.port, keyTypeOf(key), key, randomBytes(20)), { mode: 0o600 });
-    logger.info(`Added ${name} (${fp}) to ${files[0]}.`);
     return true;
   };
   return {
