@@ -43,6 +43,7 @@ class EventLog:
         self.stdout = stdout if stdout is not None else sys.stdout
         self.file = None
         self.sink = None  # rank 0's trackers (trackers.Reporter): called with every record
+        self.pending = None  # while the sink runs: the events it emits, written after its record
         if path is not None and rank == 0:
             self.file = open(path, "a", buffering=1, encoding="utf-8")  # line-buffered
 
@@ -50,8 +51,21 @@ class EventLog:
         record = {"v": VERSION, "event": event, "time": time.time(), "rank": self.rank, **_clean(fields)}
         if self.rank != 0:
             return record
+        if self.pending is not None:  # emitted by the sink (a tracker's warning): written after its record
+            self.pending.append(record)
+            return record
+        queued = []
         if self.sink is not None:  # first: a kill between the two must not leave a step the trackers lack
-            self.sink(record)
+            self.pending = queued
+            try:
+                self.sink(record)
+            finally:
+                self.pending = None
+        for r in (record, *queued):
+            self._write(r)
+        return record
+
+    def _write(self, record: dict) -> None:
         line = json.dumps(record, allow_nan=False) + "\n"
         if self.file is not None:
             self.file.write(line)
@@ -62,7 +76,6 @@ class EventLog:
                 self.stdout.flush()
             except (OSError, ValueError):  # a closed pipe (dropped SSH session): keep the file going
                 self.stdout = None
-        return record
 
     def close(self) -> None:
         if self.file is not None:

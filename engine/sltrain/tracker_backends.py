@@ -121,6 +121,9 @@ def wandb_logged(files) -> dict[str, int]:
     return last
 
 
+MLFLOW_HTTP = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2", "MLFLOW_HTTP_REQUEST_TIMEOUT": "20"}
+
+
 class MLflow:
     def __init__(self, run: dict, saved: dict | None):
         import mlflow  # noqa: F401 - first the package itself: a clear ImportError when it is missing
@@ -132,6 +135,10 @@ class MLflow:
         if not uri:  # our default, OUT/mlruns: the file store MLflow 3 keeps behind an opt-in
             uri = (Path(run["out"]) / MLFLOW_DIR).resolve().as_uri()
             os.environ.setdefault("MLFLOW_ALLOW_FILE_STORE", "true")
+        # MLflow's default retries a server that is down for minutes, inside the step loop; a tracker that
+        # fails is dropped instead (the user's own settings of these win).
+        for key, value in MLFLOW_HTTP.items():
+            os.environ.setdefault(key, value)
         self.client = MlflowClient(tracking_uri=uri)
         if saved and saved.get("run_id"):
             self.run_id = saved["run_id"]

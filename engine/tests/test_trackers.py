@@ -203,6 +203,9 @@ def test_missing_package_and_failing_tracker_leave_training_untouched(tmp_path, 
     assert "tensorboard" in warnings[0]["message"] and "pip install tensorboard" in warnings[0]["message"]
     assert "mlflow" in warnings[1]["message"] and "went away" in warnings[1]["message"]
     assert calls == [1]  # dropped after its first failure
+    kinds = [(e["event"], e.get("step")) for e in events]  # each warning follows the event it came with
+    assert kinds[:2] == [("start", None), ("warning", None)]
+    assert kinds.index(("step", 1)) == kinds.index(("warning", None), 2) - 1
     assert [e["loss"] for e in events if e["event"] == "step"] == losses
     assert events[-1]["status"] == "completed"
 
