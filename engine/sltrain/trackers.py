@@ -95,7 +95,11 @@ def past_reports(events_path: Path) -> list[dict]:
                     e = json.loads(line)
                 except ValueError:  # a line torn by a kill
                     continue
-                if isinstance(e, dict) and e.get("event") in METRICS and isinstance(e.get("step"), int):
+                if not isinstance(e, dict):
+                    continue
+                if e.get("event") == "start" and not e.get("resume"):  # the same run started over
+                    past = []
+                elif e.get("event") in METRICS and isinstance(e.get("step"), int):
                     past.append(e)
     except OSError:
         pass

@@ -235,3 +235,12 @@ def test_replay_bad_input_exits_2_with_a_clear_message(tmp_path, offline, monkey
     monkeypatch.setitem(sys.modules, "mlflow", None)
     assert report.main([str(out), "--to", "mlflow"]) == EXIT_BAD_INPUT
     assert "pip install mlflow-skinny" in capsys.readouterr().err
+
+
+def test_past_reports_start_at_the_last_fresh_start(tmp_path):
+    """A run started over in a folder its failed first try left: the try's steps are not this run's."""
+    lines = [{"event": "start", "resume": False}, {"event": "step", "step": 1, "loss": 9.0},
+             {"event": "start", "resume": False}, {"event": "step", "step": 1, "loss": 5.0},
+             {"event": "start", "resume": True}, {"event": "eval", "step": 1, "loss": 4.0}]
+    (tmp_path / "events.jsonl").write_text("".join(json.dumps(e) + "\n" for e in lines) + '{"torn')
+    assert [e["loss"] for e in trackers.past_reports(tmp_path / "events.jsonl")] == [5.0, 4.0]
