@@ -24,9 +24,13 @@ ALL = ",".join(trackers.NAMES)
 @pytest.fixture(scope="module")
 def trackio_dir(tmp_path_factory):
     """Trackio reads TRACKIO_DIR once, at import: one store for this module, one project per test."""
-    path = tmp_path_factory.mktemp("trackio")
+    path, before = tmp_path_factory.mktemp("trackio"), os.environ.get("TRACKIO_DIR")
     os.environ["TRACKIO_DIR"] = str(path)
     yield path
+    if before is None:
+        os.environ.pop("TRACKIO_DIR")
+    else:
+        os.environ["TRACKIO_DIR"] = before
 
 
 @pytest.fixture
