@@ -48,3 +48,25 @@ test('a remote run on a host that did not answer is followed anyway; a local "un
   assert.equal((await store.get('r1'))?.status, 'completed');
   watcher.dispose();
 });
+
+test('a launch still starting is not followed until its host knows it; then the real record replaces it', async () => {
+  const store = new RunStore(await mkdtemp(join(tmpdir(), 'watch-starting-')));
+  const target: RunRecord['target'] = { kind: 'multinode', hosts: [{ name: 'a', host: 'a', port: 22, user: 'u' }], nprocPerNode: 1 };
+  const starting: RunRecord = { ...record('m1', target), dir: '', status: 'starting' };
+  await store.save(starting);
+  const backend = flakyHost();
+  let statusAsked = 0;
+  const watcher = new RunWatcher(store, () => ({ ...backend, status: async (r) => { statusAsked++; return backend.status(r); } }));
+  // What the editor does when the launcher writes the starting record: reattach.
+  await watcher.reattach();
+  assert.equal(watcher.model('m1'), undefined, 'a record without a folder is not followed');
+  assert.equal(statusAsked, 0, 'nor is its status polled (it would read "unknown")');
+  assert.equal((await store.get('m1'))?.status, 'starting');
+  // The launch completes: the record now says where it runs, and following it delivers the run.
+  const started = { ...starting, dir: '/remote/m1', status: 'running' as const };
+  await store.save(started);
+  const model = watcher.watch(started);
+  await watcher.settled('m1');
+  assert.deepEqual(model.steps.step, [1, 2]);
+  assert.deepEqual(backend.followed, ['m1']);
+});

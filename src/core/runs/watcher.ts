@@ -53,7 +53,14 @@ export class RunWatcher {
   async reattach(): Promise<RunRecord[]> {
     const records = await this.store.list();
     const out: RunRecord[] = [];
-    for (const r of records) {
+    for (const stored of records) {
+      // A launch in progress (or one whose link dropped) is followed only once its host says it started:
+      // its record has no run folder or process yet, and following it would wait on nothing.
+      const r = stored.status === 'starting' ? await this.reconciled(stored) : stored;
+      if (r.status === 'starting') {
+        out.push(r);
+        continue;
+      }
       const status = await this.refreshStatus(r);
       out.push({ ...r, status });
       // "unknown" on a remote target means its host did not answer just now, not that the run is gone:
@@ -64,10 +71,25 @@ export class RunWatcher {
     return out;
   }
 
+  /** The host's view of a `starting` record (its folder and process once started); never throws. */
+  private async reconciled(record: RunRecord): Promise<RunRecord> {
+    const backend = this.backendFor(record);
+    if (!backend.reconcile) return record;
+    try {
+      const r = await backend.reconcile(record);
+      if (r.status !== 'starting') await this.store.save(r).catch(() => undefined);
+      return r;
+    } catch {
+      return record;
+    }
+  }
+
   /** Follows a run (idempotent) and returns its model; a finished run is read once to its end. */
   watch(record: RunRecord): RunModel {
     const existing = this.watched.get(record.id);
-    if (existing) return existing.model;
+    // Idempotent, except that a record which has learnt where it runs replaces one that had not.
+    if (existing && !(existing.record.dir === '' && record.dir !== '')) return existing.model;
+    if (existing) this.unwatch(record.id);
     const model = new RunModel({
       id: record.id, name: record.name, status: record.status,
       ...(record.predictedPeakBytes !== undefined ? { predictedPeakBytes: record.predictedPeakBytes } : {}),
@@ -135,7 +157,8 @@ export class RunWatcher {
 
   /** Asks the backend and saves the record when its status moved; never throws. */
   async refreshStatus(record: RunRecord): Promise<RunStatus> {
-    if (TERMINAL.includes(record.status)) return record.status;
+    // A launch still starting is the launcher's to complete (or reattach's to reconcile), not a status to poll.
+    if (TERMINAL.includes(record.status) || record.status === 'starting') return record.status;
     let status: RunStatus;
     try {
       status = await this.backendFor(record).status(record);
