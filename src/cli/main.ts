@@ -6,6 +6,7 @@ commands:
   plan     predict parameters and GPU memory for full-rank, low-rank, ReLoRA, GaLore and SLTrain
   launch   start a training run (this machine, --host, or --nodes) and follow its events
   attach   follow a run's events        stop     stop a run        runs     list runs
+  report   replay a run's events into TensorBoard, W&B, MLflow or Trackio
   hosts    check an SSH host (Python, torch, CUDA, GPUs) and set up the engine there
 Run "sltrain <command> --help" for the options of a command.
 
@@ -21,7 +22,8 @@ async function main(argv: string[]): Promise<number> {
     case 'launch':
     case 'attach':
     case 'stop':
-    case 'runs': {
+    case 'runs':
+    case 'report': {
       // Loaded lazily so `sltrain plan` starts fast and never touches process management.
       const { runRunsCommand } = await import('./runs');
       return runRunsCommand(cmd, rest);

@@ -1,4 +1,5 @@
-// `sltrain launch | attach | stop | runs`: the same run store and backends as the extension.
+// `sltrain launch | attach | stop | runs | report`: the same run store and backends as the extension.
+import { spawnSync } from 'node:child_process';
 import { join, resolve } from 'node:path';
 import { parseArgs, UsageError, type FlagSpec } from './args';
 import { backendFor, RemoteUnavailableError, type BackendContext } from '../core/runs/backends';
@@ -12,15 +13,20 @@ import { RunUnreachableError, StopRefusedError } from '../core/runs/runErrors';
 import { isFinal, newRunId, RunStore } from '../core/runs/store';
 import type { HostSpec, LaunchSpec, RunBackend, RunRecord, RunTarget } from '../core/runs/types';
 import type { EngineEvent } from '../core/events/types';
+import { itemsOf } from '../core/runSchema';
 import { LineSink, whenReady } from './lineSink';
 
-export type RunsCommand = 'launch' | 'attach' | 'stop' | 'runs';
+export type RunsCommand = 'launch' | 'attach' | 'stop' | 'runs' | 'report';
+
+/** Trackers a run's events can be replayed into: the engine's --report-to names (the run schema). */
+const TRACKERS = itemsOf('report_to');
 
 const USAGE: Record<RunsCommand, string> = {
   launch: 'usage: sltrain launch [--host NAME|user@host[:port]] [--identity FILE] [--nodes H1,H2,...] [--nproc-per-node N] [--python PY] [--detach] [--json] -- ENGINE_ARGS...\n  --python: the interpreter with torch (here, or on the host/nodes); default: the engine venv, else python3',
   attach: 'usage: sltrain attach RUN [--json]',
   stop: 'usage: sltrain stop RUN [--grace SECONDS]',
   runs: 'usage: sltrain runs [--json]',
+  report: `usage: sltrain report RUN --to ${TRACKERS.join('|')} [--python PY]\n  replays the run's events.jsonl (finished or running) into a tracker, with this machine's Python`,
 };
 
 const FLAGS: Record<RunsCommand, Record<string, FlagSpec>> = {
@@ -31,6 +37,7 @@ const FLAGS: Record<RunsCommand, Record<string, FlagSpec>> = {
   attach: { json: { type: 'bool' }, help: { type: 'bool' } },
   stop: { grace: { type: 'number', min: 0, max: 86_400 }, help: { type: 'bool' } },
   runs: { json: { type: 'bool' }, help: { type: 'bool' } },
+  report: { to: { type: 'string', choices: TRACKERS }, python: { type: 'string' }, help: { type: 'bool' } },
 };
 
 const out = (s: string): void => void process.stdout.write(`${s}\n`);
@@ -62,6 +69,8 @@ export async function runRunsCommand(cmd: RunsCommand, argv: string[]): Promise<
         return await stop(one(args.positional), Number(args.flags.get('grace') ?? 30));
       case 'runs':
         return await list(args.flags.get('json') === true);
+      case 'report':
+        return await report(one(args.positional), args.flags);
     }
   } catch (e) {
     if (e instanceof UsageError) {
@@ -119,14 +128,10 @@ async function launch(flags: Map<string, string | number | boolean>, engineArgs:
   const json = flags.get('json') === true;
   const target = targetFrom(flags);
   let python = 'python3';
-  const probeCtx = context(python);
   if (target.kind === 'local') {
-    const setting = typeof flags.get('python') === 'string' ? String(flags.get('python')) : process.env.SLTRAIN_PYTHON;
-    const candidates = pythonCandidates({ setting, engineDir: probeCtx.engineDir });
-    const report = await checkEnvironment(systemCommandRunner, candidates, probeCtx.engineDir);
-    for (const issue of report.issues) err(`${issue.severity}: ${issue.message}`);
-    if (report.issues.some((i) => i.severity === 'error') || !report.python) return 1;
-    python = report.python;
+    const found = await localPython(flags);
+    if (!found) return 1;
+    python = found;
   }
   const ctx = context(python);
   const store = new RunStore(ctx.runsDir);
@@ -155,6 +160,36 @@ async function launch(flags: Map<string, string | number | boolean>, engineArgs:
   else err(`launched run ${record.id} in ${record.dir}`);
   if (flags.get('detach') === true) return 0;
   return follow(store, record, json, ctx);
+}
+
+/** This machine's Python with torch and the engine (--python, $SLTRAIN_PYTHON, the engine venv, ...). */
+async function localPython(flags: Map<string, string | number | boolean>): Promise<string | undefined> {
+  const setting = typeof flags.get('python') === 'string' ? String(flags.get('python')) : process.env.SLTRAIN_PYTHON;
+  const engineDir = context('python3').engineDir;
+  const report = await checkEnvironment(systemCommandRunner, pythonCandidates({ setting, engineDir }), engineDir);
+  for (const issue of report.issues) err(`${issue.severity}: ${issue.message}`);
+  return report.issues.some((i) => i.severity === 'error') ? undefined : report.python;
+}
+
+/**
+ * Replays a run's events into a tracker here: the local run folder, or the events mirror of a remote
+ * run (so a run made without --report-to, or on a host without the package, still gets there).
+ */
+async function report(ref: string, flags: Map<string, string | number | boolean>): Promise<number> {
+  const to = flags.get('to');
+  if (typeof to !== 'string') throw new UsageError(`--to is required: one of ${TRACKERS.join(', ')}.`);
+  const ctx = context('python3');
+  const found = await new RunStore(ctx.runsDir).resolve(ref);
+  if (!found) {
+    err(`sltrain report: no run "${escapeControls(ref)}" in ${ctx.runsDir} (see \`sltrain runs\`).`);
+    return 2;
+  }
+  const python = await localPython(flags);
+  if (!python) return 1;
+  const r = spawnSync(python, ['-m', 'sltrain.report', found.localDir, '--to', to], {
+    cwd: ctx.engineDir, stdio: 'inherit', env: { ...process.env, PYTHONPATH: ctx.engineDir },
+  });
+  return r.status ?? 1;
 }
 
 async function attach(ref: string, json: boolean): Promise<number> {

@@ -16,6 +16,8 @@ export interface RunOption {
   default: OptionValue;
   nullable?: boolean;
   choices?: string[];
+  /** For a comma-separated list option (report_to): the names an item may take. */
+  items?: string[];
   unit?: string;
   group: string;
   help: string;
@@ -66,6 +68,13 @@ export function choicesOf(name: string): readonly string[] {
   const o = RUN_OPTIONS.find((x) => x.name === name) ?? PLAN_ONLY_OPTIONS.find((x) => x.name === name);
   if (!o?.choices) throw new Error(`run option "${name}" has no choices`);
   return o.choices;
+}
+
+/** The names a list option's items may take (the trackers of --report-to). */
+export function itemsOf(name: string): readonly string[] {
+  const items = runOption(name).items;
+  if (!items) throw new Error(`run option "${name}" is not a list of names`);
+  return items;
 }
 
 /** The flag (engine spelling) a planner option is given by, for messages about planner options. */
