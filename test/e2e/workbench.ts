@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { chromium, type Browser, type Frame, type Page } from 'playwright-core';
-import type { RunViewDebug } from '../../src/shared/protocol/runview';
+import type { RunViewDebug } from '../../src/webviewApi/protocol/runview';
 
 // The bundled tests run from out/test-e2e/; screenshots go to the repository's test/results/.
 const RESULTS_DIR = resolve(__dirname, '..', '..', 'test', 'results');

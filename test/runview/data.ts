@@ -1,5 +1,5 @@
 // Synthetic run data shaped like the engine's: a decaying noisy loss, warmup + cosine lr.
-import { emptyEvalColumns, emptyStepColumns, type EvalColumns, type RunMeta, type RunSnapshot, type StepColumns } from '../../src/shared/protocol/runview';
+import { emptyEvalColumns, emptyStepColumns, type EvalColumns, type RunMeta, type RunSnapshot, type StepColumns } from '../../src/webviewApi/protocol/runview';
 
 /** Deterministic white noise in [0, 1) per (step, seed): an integer hash, so appends match snapshots. */
 function noise(step: number, seed: number): number {

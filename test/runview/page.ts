@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { after, before } from 'node:test';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import type { HostToRunView, RunViewDebug, RunViewToHost } from '../../src/shared/protocol/runview';
+import type { HostToRunView, RunViewDebug, RunViewToHost } from '../../src/webviewApi/protocol/runview';
 import { runViewHtml } from '../../src/extension/runs/html';
 
 const ROOT = resolve(__dirname, '../../..');

@@ -3,7 +3,7 @@ import { GPU_MODELS, usableBytes } from '../../src/core/gpus';
 import { findPreset } from '../../src/core/modelConfig';
 import { defaultPlanOptions, planAll } from '../../src/core/planner/plan';
 import type { PlanOptions } from '../../src/core/planner/types';
-import type { PlannerSnapshot } from '../../src/shared/protocol/planner';
+import type { PlannerSnapshot } from '../../src/webviewApi/protocol/planner';
 
 const GPUS = GPU_MODELS.map((g) => ({ id: g.id, label: g.label, bytes: usableBytes(g), hopper: g.hopper }));
 

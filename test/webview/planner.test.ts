@@ -5,7 +5,7 @@ import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import type { PageToHost, PlannerSnapshot } from '../../src/shared/protocol/planner';
+import type { PageToHost, PlannerSnapshot } from '../../src/webviewApi/protocol/planner';
 import { snapshotFor } from './fixtures';
 import { writeHarness } from './harness';
 import { applyThemeScript, type ThemeName } from './themes';

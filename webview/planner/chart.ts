@@ -12,7 +12,7 @@ import {
   type Plugin,
 } from 'chart.js';
 import type { PlanResult } from '../../src/core/planner/types';
-import { GB, type ChartMode } from '../../src/shared/protocol/planner';
+import { GB, type ChartMode } from '../../src/webviewApi/protocol/planner';
 import type { ChartTheme } from '../chartTheme';
 import { exactBytes, formatGB, METHOD_LABELS } from './format';
 

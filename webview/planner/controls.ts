@@ -4,7 +4,7 @@ import {
   METHODS, type IndexDtype, type Method, type Optimizer, type PlanOptions, type Precision, type Sharding,
 } from '../../src/core/planner/types';
 import { choicesOf, PLAN_ONLY_OPTIONS } from '../../src/core/runSchema';
-import { GB, type GpuChoice } from '../../src/shared/protocol/planner';
+import { GB, type GpuChoice } from '../../src/webviewApi/protocol/planner';
 import { checkbox, dropdown, textField, type Control } from '../ui/components';
 import { METHOD_LABELS } from './format';
 

@@ -1,6 +1,6 @@
 // Display formatting only: the numbers themselves come from the host's planner.
 import type { Method } from '../../src/core/planner/types';
-import { GB } from '../../src/shared/protocol/planner';
+import { GB } from '../../src/webviewApi/protocol/planner';
 
 export const METHOD_LABELS: Record<Method, string> = {
   full: 'Full-rank',

@@ -1,6 +1,6 @@
 // The planner page: builds the layout once, then renders every snapshot the host sends. It computes no
 // memory figures itself; it only turns the host's PlanResults into controls, a chart and a table.
-import type { ChartMode, HostToPage, PlannerSnapshot } from '../../src/shared/protocol/planner';
+import type { ChartMode, HostToPage, PlannerSnapshot } from '../../src/webviewApi/protocol/planner';
 import { readChartTheme, watchChartTheme } from '../chartTheme';
 import { button, radioGroup, registerComponents } from '../ui/components';
 import { notModelled } from '../../src/core/runSchema';

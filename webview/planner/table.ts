@@ -1,7 +1,7 @@
 // The numbers table, the fit verdict and the inline problem list. Every figure has its exact value in a
 // title tooltip, because the table rounds.
 import type { PlanOptions, PlanResult } from '../../src/core/planner/types';
-import type { ProblemView } from '../../src/shared/protocol/planner';
+import type { ProblemView } from '../../src/webviewApi/protocol/planner';
 import { exactBytes, exactCount, formatCount, formatGB, METHOD_LABELS } from './format';
 
 const HEADERS = ['Method', 'Parameters', 'Trainable', 'Estimate (papers)', 'Peak (real)', 'Fits', 'Largest micro-batch'];

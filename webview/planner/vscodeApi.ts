@@ -1,5 +1,5 @@
 // The webview host injects acquireVsCodeApi(); it may be called once per page, so it is called here only.
-import type { PageToHost, PlannerPageState } from '../../src/shared/protocol/planner';
+import type { PageToHost, PlannerPageState } from '../../src/webviewApi/protocol/planner';
 
 export interface PlannerApi {
   postMessage(message: PageToHost): void;

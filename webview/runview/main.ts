@@ -1,6 +1,6 @@
 // The run view page: receives a snapshot after its `ready`, then appends; keeps its own point arrays
 // (series.ts) and redraws at most every 250 ms however fast points arrive.
-import type { GpuReading, HostToRunView, RunMeta, RunSnapshot, RunViewDebug } from '../../src/shared/protocol/runview';
+import type { GpuReading, HostToRunView, RunMeta, RunSnapshot, RunViewDebug } from '../../src/webviewApi/protocol/runview';
 import { readChartTheme, watchChartTheme } from '../chartTheme';
 import { CHART_KEYS, RunCharts, type ChartKey, type ViewOptions } from './charts';
 import { formatEta } from './format';

@@ -2,7 +2,7 @@
 // decimated copy and a later push() into it is lost (Chart.js #11929), so the raw arrays live here and
 // datasets only ever reference them; points are pushed here and the chart is told to redraw.
 import { STEP_CHARTS } from '../../src/core/events/stepMetrics';
-import type { EvalColumns, RunMeta, StepColumns } from '../../src/shared/protocol/runview';
+import type { EvalColumns, RunMeta, StepColumns } from '../../src/webviewApi/protocol/runview';
 
 /** Charts drawn as one plain line per run; loss (smoothing, eval points) and memory (GiB, the
  * predicted peak) are drawn by their own code. */

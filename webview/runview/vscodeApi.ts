@@ -1,5 +1,5 @@
 // acquireVsCodeApi() may be called once per page: this module is the only caller.
-import type { RunViewToHost } from '../../src/shared/protocol/runview';
+import type { RunViewToHost } from '../../src/webviewApi/protocol/runview';
 
 /** What the page persists across hide/reload: the runs shown and the view options (not the points). */
 export interface RunViewState {

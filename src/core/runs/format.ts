@@ -3,7 +3,7 @@ import { escapeControls } from '../events/escape';
 import { DEFAULT_MAX_LINE_BYTES } from '../events/parser';
 import { STEP_METRICS, type StepMetric } from '../events/stepMetrics';
 import type { EngineEvent, SkippedLine, StepEvent } from '../events/types';
-import type { RunMeta } from '../../shared/protocol/runview';
+import type { RunMeta } from '../../webviewApi/protocol/runview';
 
 export function formatNumber(n: number | undefined, digits = 4): string {
   if (n === undefined) return '-';

@@ -4,7 +4,7 @@ import { STEP_METRICS } from '../events/stepMetrics';
 import type { EngineEvent } from '../events/types';
 import {
   emptyEvalColumns, emptyStepColumns, type EvalColumns, type RunMeta, type RunSnapshot, type StepColumns,
-} from '../../shared/protocol/runview';
+} from '../../webviewApi/protocol/runview';
 
 export interface ModelDelta {
   steps: StepColumns;

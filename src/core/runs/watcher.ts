@@ -5,7 +5,7 @@
 import { followRun } from './follower';
 import { RunModel, type ModelDelta } from './runModel';
 import type { RunStore } from './store';
-import { emptyEvalColumns, emptyStepColumns } from '../../shared/protocol/runview';
+import { emptyEvalColumns, emptyStepColumns } from '../../webviewApi/protocol/runview';
 import type { RunBackend, RunRecord, RunStatus } from './types';
 
 export interface RunUpdate {

@@ -14,7 +14,7 @@ import {
   type PlannerSnapshot,
   type PlannerSource,
   type ProblemView,
-} from '../../shared/protocol/planner';
+} from '../../webviewApi/protocol/planner';
 import { isCommandAvailable, refreshCommandAvailability } from '../commandAvailability';
 import { chooseSource, loadSource, openDocumentFor } from './configSource';
 import { plannerHtml } from './html';

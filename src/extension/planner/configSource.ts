@@ -2,7 +2,7 @@
 // edits count), the file on disk, or a bundled preset.
 import * as vscode from 'vscode';
 import { ConfigError, findPreset, parseLlamaConfigText, PRESETS, type ModelConfig } from '../../core/modelConfig';
-import type { PlannerSource, ProblemView } from '../../shared/protocol/planner';
+import type { PlannerSource, ProblemView } from '../../webviewApi/protocol/planner';
 
 export type LoadedConfig = { ok: true; config: ModelConfig } | { ok: false; problems: ProblemView[] };
 

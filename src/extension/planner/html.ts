@@ -1,7 +1,7 @@
 // The planner page's HTML: the shared shell, with the toolkit's inline styles allowed.
 import { randomBytes } from 'node:crypto';
 import * as vscode from 'vscode';
-import { pageHtml } from '../../shared/pageHtml';
+import { pageHtml } from '../../webviewApi/pageHtml';
 
 export function plannerHtml(webview: vscode.Webview, extensionUri: vscode.Uri): string {
   const media = (file: string): string => webview.asWebviewUri(vscode.Uri.joinPath(extensionUri, 'media', file)).toString();

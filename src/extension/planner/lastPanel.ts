@@ -3,7 +3,7 @@
 // the serializer receives no state. The file is written by the extension host at once, so it is current.
 import * as vscode from 'vscode';
 import type { PlanOptions } from '../../core/planner/types';
-import type { PlannerSource } from '../../shared/protocol/planner';
+import type { PlannerSource } from '../../webviewApi/protocol/planner';
 import { sanitizeOptions } from './optionInput';
 
 export interface LastPanel {

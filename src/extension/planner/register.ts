@@ -1,6 +1,6 @@
 // Registers the planner command and the serializer that brings the panel back after a window reload.
 import * as vscode from 'vscode';
-import { PLANNER_VIEW_TYPE } from '../../shared/protocol/planner';
+import { PLANNER_VIEW_TYPE } from '../../webviewApi/protocol/planner';
 import { chooseSource, fileSource, presetSource } from './configSource';
 import { LastPanelStore, parseLastPanel } from './lastPanel';
 import { PlannerPanel } from './PlannerPanel';

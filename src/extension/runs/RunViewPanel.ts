@@ -3,7 +3,7 @@
 // a full snapshot, then only appends/meta for the runs on show.
 import { randomBytes } from 'node:crypto';
 import * as vscode from 'vscode';
-import type { HostToRunView, RunViewToHost } from '../../shared/protocol/runview';
+import type { HostToRunView, RunViewToHost } from '../../webviewApi/protocol/runview';
 import type { RunWatcher } from '../../core/runs/watcher';
 import { escapeControls } from '../../core/events/escape';
 import { displayMeta } from '../../core/runs/format';

@@ -1,6 +1,6 @@
 // The run view's HTML: the shared shell. Chart.js sizes canvases through element.style (CSSOM), which
 // CSP allows, so no inline styles are needed.
-import { pageHtml } from '../../shared/pageHtml';
+import { pageHtml } from '../../webviewApi/pageHtml';
 
 export interface RunViewHtmlParts {
   cspSource: string;
