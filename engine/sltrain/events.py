@@ -119,3 +119,18 @@ class Progress:
             self.stream.flush()
         except (OSError, ValueError):  # nobody is reading any more; training goes on
             self.enabled = False
+
+
+def read_events(path: Path) -> list[dict]:
+    """The events of an events.jsonl, skipping a line torn by a kill or a running run's unfinished
+    last line. Raises OSError when the file cannot be read."""
+    events = []
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            try:
+                e = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(e, dict) and "event" in e:
+                events.append(e)
+    return events

@@ -7,9 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
-import tempfile
 from pathlib import Path
 
 import torch
@@ -17,6 +15,7 @@ import torch
 from . import checkpoint, runconfig
 from .config import llama_config_from_dict
 from .errors import EXIT_BAD_INPUT, ConfigError, MissingDependency
+from .folders import check_writable
 from .merge import dense_state_dict
 from .methods import build_model
 from .tokenizer import load_tokenizer
@@ -83,15 +82,7 @@ def check_args(run_dir: str, out_dir: str) -> tuple[Path, Path]:
     if out.is_dir() and any(out.iterdir()) and not (out / EXPORT_NOTE).is_file():
         raise ConfigError(f"OUT_DIR {out} is a non-empty folder that holds no earlier export; give a new or "
                           "empty folder so nothing in it is overwritten")
-    probe = out
-    while not probe.exists():
-        probe = probe.parent
-    if not probe.is_dir():
-        raise ConfigError(f"OUT_DIR {out}: {probe} is not a directory")
-    try:  # a real write: os.access says yes to root even on read-only file systems
-        os.rmdir(tempfile.mkdtemp(prefix=".sltrain-probe-", dir=probe))
-    except OSError as e:
-        raise ConfigError(f"OUT_DIR {out}: cannot write there ({e.strerror}); choose another folder") from None
+    check_writable(out, "OUT_DIR")
     return run, out
 
 

@@ -96,7 +96,8 @@ class GaLoreAdamW(torch.optim.Optimizer):
         update = exp_avg / denom
         if "projector" in state:
             right = projects_right(p.shape, group["proj_type"])
-            update = project_back(update, state["projector"], right) * group["scale"]
+            # In place on the fresh full-size update: one m x n temporary, as the planner counts.
+            update = project_back(update, state["projector"], right).mul_(group["scale"])
         p.add_(update, alpha=-step_size)
         if wd > 0.0:
             p.add_(p, alpha=-lr * wd)

@@ -11,25 +11,12 @@ tracker failed while replaying.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
 from . import trackers
 from .errors import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, ConfigError
-
-
-def read_events(path: Path) -> list[dict]:
-    events = []
-    with open(path, encoding="utf-8") as f:
-        for line in f:
-            try:
-                e = json.loads(line)
-            except ValueError:  # a line torn by a kill, or a running run's unfinished one
-                continue
-            if isinstance(e, dict) and "event" in e:
-                events.append(e)
-    return events
+from .events import read_events
 
 
 def _check(run_dir: Path, name: str) -> list[dict]:

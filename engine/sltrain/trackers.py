@@ -24,6 +24,7 @@ import sys
 from pathlib import Path
 
 from .errors import ConfigError
+from .events import read_events
 from .schema import OPTIONS
 
 NAMES: tuple[str, ...] = tuple(OPTIONS["report_to"]["items"])
@@ -87,22 +88,16 @@ def _write_state(out: Path, state: dict) -> None:
 
 def past_reports(events_path: Path) -> list[dict]:
     """The step and eval events events.jsonl already holds: what the trackers were sent before."""
-    past = []
     try:
-        with open(events_path, encoding="utf-8") as f:
-            for line in f:
-                try:
-                    e = json.loads(line)
-                except ValueError:  # a line torn by a kill
-                    continue
-                if not isinstance(e, dict):
-                    continue
-                if e.get("event") == "start" and not e.get("resume"):  # the same run started over
-                    past = []
-                elif e.get("event") in METRICS and isinstance(e.get("step"), int):
-                    past.append(e)
+        events = read_events(events_path)
     except OSError:
-        pass
+        return []
+    past: list[dict] = []
+    for e in events:
+        if e["event"] == "start" and not e.get("resume"):  # the same run started over
+            past = []
+        elif e["event"] in METRICS and isinstance(e.get("step"), int):
+            past.append(e)
     return past
 
 

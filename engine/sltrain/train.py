@@ -21,7 +21,6 @@ import random
 import resource
 import signal
 import sys
-import tempfile
 import time
 import traceback
 from contextlib import nullcontext
@@ -29,11 +28,11 @@ from pathlib import Path
 
 import torch
 
-from . import checkpoint, data, dist, runconfig, runlock, trackers
+from . import checkpoint, data, dist, methods, runconfig, runlock, trackers
 from .errors import EXIT_BAD_INPUT, EXIT_DIVERGED, EXIT_FAILED, EXIT_OK, ConfigError, MissingDependency
+from .folders import check_writable
 from .events import EventLog, Progress
 from .measure import check_fits, param_counts
-from . import methods
 from .methods import build_model
 from .optim import build_optimizer, default_impl
 from .tokenizer import load_tokenizer
@@ -272,15 +271,7 @@ def _check_out_dir(out: Path, resume: bool) -> None:
         runlock.check_free(out)  # before the probe below: a live run's folder gets no write at all
     if out.exists() and not out.is_dir():
         raise ConfigError(f"--out {out}: exists and is not a directory")
-    probe = out
-    while not probe.exists():
-        probe = probe.parent
-    if not probe.is_dir():
-        raise ConfigError(f"--out {out}: {probe} is not a directory")
-    try:  # a real write: os.access says yes to root even on read-only file systems
-        os.rmdir(tempfile.mkdtemp(prefix=".sltrain-probe-", dir=probe))
-    except OSError as e:
-        raise ConfigError(f"--out {out}: cannot write there ({e.strerror}); choose another directory") from None
+    check_writable(out, "--out")
     # A run that left no checkpoint (killed, or failed, before its first) has nothing to lose: it may be
     # started again here, with or without --resume. A checkpointed one only continues with --resume.
     ckpts = checkpoint.list_checkpoints(out / "checkpoints")

@@ -50,6 +50,14 @@ def reseal(step_dir):
     (step_dir / checkpoint.MANIFEST_FILE).write_text(json.dumps({"format": 1, "step": step, "files": files}))
 
 
+def plant_crafted_pickle(run, step, marker):
+    """Replaces a checkpoint's state.pt by a same-size pickle that would create `marker` when
+    unpickled, under a manifest that verifies: only weights_only loading stands in its way."""
+    state = run / "checkpoints" / f"step-{step}" / checkpoint.STATE_FILE
+    write_pickle_of_size(state, OpensAFile(marker), state.stat().st_size)
+    reseal(state.parent)
+
+
 def write_pickle_of_size(path, obj, size):
     """A plain-pickle torch file of exactly `size` bytes (padded with a string), so that no size
     check can tell it from the file it replaces."""
@@ -84,11 +92,9 @@ def resume(out):
 
 def test_a_crafted_pickle_is_refused_not_run(run, reference, tmp_path):
     marker = tmp_path / "executed"
-    state = run / "checkpoints" / "step-8" / checkpoint.STATE_FILE
-    write_pickle_of_size(state, OpensAFile(marker), state.stat().st_size)
-    reseal(state.parent)
+    plant_crafted_pickle(run, 8, marker)
 
-    crafted = state.read_bytes()
+    crafted = (run / "checkpoints" / "step-8" / checkpoint.STATE_FILE).read_bytes()
 
     code, new = resume(run)
     assert not marker.exists()
@@ -163,18 +169,14 @@ def test_no_usable_checkpoint_starts_fresh_with_nothing_left_of_the_bad_ones(run
 
 def test_export_refuses_a_crafted_pickle(run, tmp_path, capsys):
     marker = tmp_path / "executed"
-    state = run / "checkpoints" / "step-8" / checkpoint.STATE_FILE
-    write_pickle_of_size(state, OpensAFile(marker), state.stat().st_size)
-    reseal(state.parent)
+    plant_crafted_pickle(run, 8, marker)
 
     assert export.main([str(run), str(tmp_path / "hf")]) == 0
     assert not marker.exists()
     assert "step-8" in capsys.readouterr().err
     assert json.loads((tmp_path / "hf" / "sltrain_export.json").read_text())["step"] == 4
 
-    state4 = run / "checkpoints" / "step-4" / checkpoint.STATE_FILE
-    write_pickle_of_size(state4, OpensAFile(marker), state4.stat().st_size)
-    reseal(state4.parent)
+    plant_crafted_pickle(run, 4, marker)
     assert export.main([str(run), str(tmp_path / "hf2")]) == 2
     assert not marker.exists()
     assert "no readable checkpoint" in capsys.readouterr().err

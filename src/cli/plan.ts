@@ -4,7 +4,7 @@ import { findGpu, GPU_MODELS, usableBytes } from '../core/gpus';
 import { ConfigError, findPreset, parseLlamaConfigText, PRESETS, type ModelConfig } from '../core/modelConfig';
 import { defaultPlanOptions, plan, planAll } from '../core/planner/plan';
 import { METHODS, type Method, type PlanOptions, type PlanResult } from '../core/planner/types';
-import { flagOf, PLAN_ONLY_OPTIONS, RUN_OPTIONS } from '../core/runSchema';
+import { flagKeyOf, flagOf, PLAN_ONLY_OPTIONS, RUN_OPTIONS } from '../core/runSchema';
 import { validatePlanOptions } from '../core/planner/validate';
 import { parseArgs, UsageError, type FlagSpec } from './args';
 import { renderComparison, renderSingle } from './planFormat';
@@ -18,12 +18,12 @@ function flagSpec(o: { type: string; choices?: readonly string[] }): FlagSpec {
 
 /** Every option the planner models, under the engine's flag name and its older planner aliases. */
 const MODELLED = RUN_OPTIONS.filter((o) => o.plan && o.plan.key !== 'model' && o.name !== 'method');
-const PLAN_ONLY_FLAGS = PLAN_ONLY_OPTIONS.map((o) => ({ flag: flagOf(o.name).slice(2), key: o.plan.key, spec: flagSpec(o) }));
+const PLAN_ONLY_FLAGS = PLAN_ONLY_OPTIONS.map((o) => ({ flag: flagKeyOf(o.name), key: o.plan.key, spec: flagSpec(o) }));
 
 const FLAGS: Record<string, FlagSpec> = {
   model: { type: 'string' },
   method: { type: 'string', choices: [...METHODS, 'all'] },
-  ...Object.fromEntries(MODELLED.flatMap((o) => [o.name.replace(/_/g, '-'), ...(o.plan!.aliases ?? [])].map((f) => [f, flagSpec(o)]))),
+  ...Object.fromEntries(MODELLED.flatMap((o) => [flagKeyOf(o.name), ...(o.plan!.aliases ?? [])].map((f) => [f, flagSpec(o)]))),
   ...Object.fromEntries(PLAN_ONLY_FLAGS.map((f) => [f.flag, f.spec])),
   'gpu-memory': { type: 'number' },
   gpu: { type: 'string', choices: GPU_MODELS.map((g) => g.id) },
@@ -69,7 +69,7 @@ function optionsFrom(flags: Map<string, string | number | boolean>, config: Mode
     return present[0];
   };
   for (const opt of MODELLED) {
-    const flag = given([opt.name.replace(/_/g, '-'), ...(opt.plan!.aliases ?? [])]);
+    const flag = given([flagKeyOf(opt.name), ...(opt.plan!.aliases ?? [])]);
     if (flag !== undefined) o[opt.plan!.key] = flags.get(flag);
   }
   for (const f of PLAN_ONLY_FLAGS) if (flags.has(f.flag)) o[f.key] = flags.get(f.flag);

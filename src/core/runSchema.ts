@@ -88,13 +88,17 @@ export function notModelled(): Array<{ name: string; flag: string; why: string }
   return RUN_OPTIONS.filter((o) => !o.plan).map((o) => ({ name: o.name, flag: flagOf(o.name), why: o.not_modelled ?? '' }));
 }
 
-/** Why a planned layout cannot be launched yet (naming the option), or undefined when it can. */
-export function launchProblem(o: PlanOptions): string | undefined {
-  for (const opt of PLAN_ONLY_OPTIONS) {
-    const v = o[opt.plan.key];
-    if (opt.runnable && typeof v === 'string' && !opt.runnable.includes(v) && !(opt.name === 'sharding' && o.gpus <= 1)) {
-      return `${flagOf(opt.name)} ${v}: ${opt.not_runnable}`;
-    }
-  }
-  return undefined;
+/**
+ * Why a layout of `gpus` processes sharded as `sharding` cannot be launched yet (naming the option),
+ * or undefined when it can. On one GPU nothing is sharded, so any choice runs.
+ */
+export function shardingProblem(gpus: number, sharding: string): string | undefined {
+  const opt = PLAN_ONLY_OPTIONS.find((o) => o.name === 'sharding')!;
+  if (gpus <= 1 || opt.runnable!.includes(sharding)) return undefined;
+  return `${flagOf(opt.name)} ${sharding}: ${opt.not_runnable}`;
+}
+
+/** `--batch-size` without its dashes: the key of a parsed flag. */
+export function flagKeyOf(name: string): string {
+  return flagOf(name).slice(2);
 }

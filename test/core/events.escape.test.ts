@@ -6,6 +6,7 @@ import { escapeControls, escapeLines, terminalJson } from '../../src/core/events
 import { EventStreamParser } from '../../src/core/events/parser';
 import type { EngineEvent, SkippedLine } from '../../src/core/events/types';
 import { displayMeta, formatEventLine } from '../../src/core/runs/format';
+import { prng } from './fixtures/prng';
 
 const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/;
 const base = { v: 1, time: 1, rank: 0 };
@@ -19,8 +20,7 @@ test('escapeControls shows ESC, BEL, CR, LF, C1 and bidi overrides as visible es
 
 /** A deterministic generator, so a failure reproduces. */
 function randomStrings(n: number, seed = 7): string[] {
-  let x = seed;
-  const next = (): number => (x = (x * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+  const next = prng(seed);
   const pools = [[0, 0x20], [0x20, 0x7f], [0x7f, 0xa0], [0xa0, 0x800], [0x2000, 0x2070], [0xd800, 0xe000], [0xe000, 0x10000]];
   return Array.from({ length: n }, () => {
     let s = '';

@@ -3,18 +3,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { EventStreamParser } from '../../src/core/events/parser';
 import type { EngineEvent } from '../../src/core/events/types';
+import { prng } from './fixtures/prng';
 
-/** Small deterministic PRNG (mulberry32), so a failure reproduces from its seed. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function validStream(n: number): Buffer {
   const lines: string[] = ['{"v":1,"event":"start","time":1,"rank":0,"config":{"steps":1000,"name":"ñ✓🚀"}}'];
@@ -45,7 +35,7 @@ test('random chunkings of a valid stream give identical events', () => {
   const reference = chunked(stream, () => 0.99).events;
   assert.equal(reference.length, 1 + 200 + 20 + 1);
   for (let seed = 1; seed <= 200; seed++) {
-    const { events, parser } = chunked(stream, rng(seed));
+    const { events, parser } = chunked(stream, prng(seed));
     assert.deepEqual(events, reference, `seed ${seed}`);
     assert.equal(parser.stats.garbage + parser.stats.invalid + parser.stats.tooLong, 0);
     assert.equal(parser.completeOffset, stream.length);
@@ -54,7 +44,7 @@ test('random chunkings of a valid stream give identical events', () => {
 
 test('random garbage never throws and every line is accounted for', () => {
   for (let seed = 1; seed <= 300; seed++) {
-    const random = rng(seed);
+    const random = prng(seed);
     const bytes = Buffer.alloc(2000 + Math.floor(random() * 4000));
     for (let i = 0; i < bytes.length; i++) {
       const r = random();
@@ -68,7 +58,7 @@ test('random garbage never throws and every line is accounted for', () => {
 });
 
 test('valid events interleaved with garbage lines: counts match what was injected', () => {
-  const random = rng(7);
+  const random = prng(7);
   const garbage = ['not json', '{"v":1', '{"v":1,"event":"step","time":1,"rank":0,"step":"x","loss":1}', '\u0000\u0001\u0002', '12'];
   const kinds = { garbage: 0, invalid: 0 };
   const lines: string[] = [];

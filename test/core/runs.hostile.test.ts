@@ -11,21 +11,11 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { systemProcessControl } from '../../src/core/runs/system';
+import { prng } from './fixtures/prng';
 
 const RUNS_JS = resolve(__dirname, '../../src/cli/runs.js');
 const CASES = 40;
 
-/** Deterministic: a failure names its seed and reproduces. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
 
 function cli(runsDir: string, ...args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const script = `require(${JSON.stringify(RUNS_JS)}).runRunsCommand(process.argv[1], process.argv.slice(2)).then((c) => process.exit(c))`;

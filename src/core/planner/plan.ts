@@ -1,6 +1,6 @@
 // The planner's entry points: parameter counts, the papers' estimate, the real peak and the fit.
 import { defaultsFor, PRESETS, type ModelConfig } from '../modelConfig';
-import { launchProblem } from '../runSchema';
+import { shardingProblem } from '../runSchema';
 import { activations } from './activations';
 import { paperEstimate } from './estimate';
 import { plannerMethod } from './methods';
@@ -92,6 +92,7 @@ export function plan(config: ModelConfig, options: PlanOptions): PlanResult {
     const suggestion = suggest(options, options.gpuMemoryBytes, (o) => peakMemory(config, o).bytes);
     if (suggestion) fit.suggestion = suggestion;
   }
+  const launchProblem = shardingProblem(options.gpus, options.sharding);
   return {
     model: config.name,
     method: options.method,
@@ -104,7 +105,7 @@ export function plan(config: ModelConfig, options: PlanOptions): PlanResult {
     peak,
     fits: fit,
     run: runFromPlan(config.name, options),
-    ...(launchProblem(options) ? { launchProblem: launchProblem(options) } : {}),
+    ...(launchProblem ? { launchProblem } : {}),
   };
 }
 

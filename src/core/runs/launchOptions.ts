@@ -5,7 +5,9 @@
 // one is refused with its name, never silently dropped.
 import { plannerMethod } from '../planner/methods';
 import type { Sharding } from '../planner/types';
-import { flagOf, PLAN_ONLY_OPTIONS, RUN_OPTIONS, type OptionValue, type RunOption, type RunSpec } from '../runSchema';
+import {
+  choicesOf, flagKeyOf, flagOf, RUN_OPTIONS, shardingProblem, type OptionValue, type RunOption, type RunSpec,
+} from '../runSchema';
 import { MAX_PROCESSES_PER_HOST } from './processes';
 
 export interface LaunchOptions {
@@ -29,7 +31,7 @@ export interface RunSpecChoices {
 export class LaunchArgumentError extends Error {}
 
 const TOP_KEYS = ['run', 'gpus', 'sharding', 'predictedPeakBytes'];
-const SHARDING = PLAN_ONLY_OPTIONS.find((o) => o.name === 'sharding')!;
+const SHARDINGS = choicesOf('sharding');
 
 function checkValue(o: RunOption, v: unknown): OptionValue {
   const where = `sltrain.launch: run.${o.name}`;
@@ -74,12 +76,11 @@ export function parseLaunchOptions(arg: unknown): LaunchOptions {
     throw new LaunchArgumentError(`sltrain.launch: gpus must be a whole number from 1 to ${MAX_PROCESSES_PER_HOST}; got ${JSON.stringify(gpus)}`);
   }
   const sharding = top.sharding ?? 'ddp';
-  if (typeof sharding !== 'string' || !SHARDING.choices!.includes(sharding)) {
-    throw new LaunchArgumentError(`sltrain.launch: sharding must be one of ${SHARDING.choices!.join(', ')}; got ${JSON.stringify(sharding)}`);
+  if (typeof sharding !== 'string' || !SHARDINGS.includes(sharding)) {
+    throw new LaunchArgumentError(`sltrain.launch: sharding must be one of ${SHARDINGS.join(', ')}; got ${JSON.stringify(sharding)}`);
   }
-  if (gpus > 1 && !SHARDING.runnable!.includes(sharding)) {
-    throw new LaunchArgumentError(`${flagOf('sharding')} ${sharding}: ${SHARDING.not_runnable}`);
-  }
+  const notRunnable = shardingProblem(gpus, sharding);
+  if (notRunnable) throw new LaunchArgumentError(notRunnable);
   const out: LaunchOptions = { run: run as RunSpec, gpus, sharding: sharding as Sharding };
   const peak = top.predictedPeakBytes;
   if (peak !== undefined) {
@@ -100,7 +101,7 @@ export function engineArgsFor(o: LaunchOptions, spec: RunSpecChoices): string[] 
   for (const opt of RUN_OPTIONS) {
     const v = run[opt.name];
     if (v === undefined || v === null) continue;
-    if (opt.type === 'bool') args.push(v ? flagOf(opt.name) : `--no-${opt.name.replace(/_/g, '-')}`);
+    if (opt.type === 'bool') args.push(v ? flagOf(opt.name) : `--no-${flagKeyOf(opt.name)}`);
     else args.push(flagOf(opt.name), String(v));
   }
   return args;
