@@ -1,6 +1,6 @@
 """`python -m sltrain.export RUN_DIR OUT_DIR`: the run's newest checkpoint as a dense Hugging Face
-Llama folder (config.json + model.safetensors) that `transformers.LlamaForCausalLM.from_pretrained`
-loads. Factored weights become W = s*B*A + S (ReLoRA: W + s*B*A). The tokenizer travels along:
+folder of the model's own family (config.json + model.safetensors) that `transformers.AutoModelForCausalLM
+.from_pretrained` loads; config.json keeps model_type, architectures and every field the run's config gave. Factored weights become W = s*B*A + S (ReLoRA: W + s*B*A). The tokenizer travels along:
 `save_pretrained` for an hf: tokenizer, a short tokenizer_note.json for the byte tokenizer.
 Exit codes: 0 done, 2 bad input (no checkpoint, missing package), 1 other failure."""
 from __future__ import annotations
@@ -57,7 +57,9 @@ def export(run_dir: Path, out_dir: Path) -> Path:
     hf = model_cfg.to_hf_dict()
     hf["torch_dtype"] = DTYPE_NAMES[cfg.precision]
     tok = load_tokenizer(cfg.tokenizer)
-    if not 0 <= hf["pad_token_id"] < model_cfg.vocab_size:  # the papers' -1 means "none"; name the real one
+    pad = hf.get("pad_token_id")
+    if isinstance(pad, bool) or not isinstance(pad, int) or not 0 <= pad < model_cfg.vocab_size:
+        # the papers' -1 (or null) means "none"; name the tokenizer's real one
         hf["pad_token_id"] = tok.pad_id
     (out_dir / "config.json").write_text(json.dumps(hf, indent=2) + "\n")
     tok.save(out_dir)

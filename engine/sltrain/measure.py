@@ -122,6 +122,7 @@ def weight_elements(model_cfg: LlamaConfig, mcfg: MethodConfig) -> int:
     """Parameter elements the method's model holds, from the config alone (nothing is built)."""
     h, layers = model_cfg.hidden_size, model_cfg.num_hidden_layers
     n = model_cfg.vocab_size * h * (1 if model_cfg.tie_word_embeddings else 2) + (2 * layers + 1) * h
+    n += layers * model_cfg.block_extra_elements()
     method = methods.get(mcfg.method)
     for _, o, i in linear_shapes(model_cfg):
         n += layers * method.linear_elements(o, i, mcfg)

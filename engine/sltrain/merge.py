@@ -21,6 +21,6 @@ def dense_state_dict(model: nn.Module) -> dict[str, Tensor]:
             out[f"{name}.weight"] = m.weight_dense().detach().clone()
     for name, t in model.state_dict(keep_vars=False).items():
         owner = name.rsplit(".", 1)[0]
-        if owner not in factored:
+        if owner not in factored or name.endswith(".bias"):  # a factored layer's bias stays as it is
             out[name] = t.detach().clone()
     return out

@@ -1,4 +1,6 @@
-"""LLaMA decoder (Touvron et al. 2023), numerically interchangeable with transformers' LlamaForCausalLM.
+"""LLaMA-family decoders (Touvron et al. 2023): llama (Llama 1-3.x), mistral, qwen2 and qwen3, each
+numerically interchangeable with transformers' own class for it (families.json lists the switches:
+q/k/v and o biases, MLP biases, q/k RMSNorm, head_dim, sliding-window layers; RoPE scaling in rope.py).
 
 Parameter names match Hugging Face so a dense state dict loads there directly. B = batch,
 T = sequence length, C = hidden size, F = intermediate size, H / Hkv = query / key-value heads, D = head dim, V = vocab.
@@ -15,6 +17,7 @@ from torch.utils.checkpoint import checkpoint
 
 from .config import LlamaConfig
 from .remat import release
+from .rope import apply_rotary, rotary_cos_sin
 
 
 def _at_least_fp32(dtype: torch.dtype) -> torch.dtype:
@@ -107,22 +110,22 @@ class RMSNorm(nn.Module):
         return RMSNormFunction.apply(x, self.weight, self.eps)
 
 
-def rotary_cos_sin(cfg: LlamaConfig, T: int, device, dtype) -> tuple[Tensor, Tensor]:
-    """cos, sin of shape (T, D) for positions 0..T-1, computed in fp32 (no cached buffers)."""
-    D = cfg.head_dim
-    inv_freq = 1.0 / (cfg.rope_theta ** (torch.arange(0, D, 2, device=device, dtype=torch.int64).float() / D))
-    freqs = torch.outer(torch.arange(T, device=device, dtype=torch.int64).float(), inv_freq)  # (T, D/2)
-    emb = torch.cat((freqs, freqs), dim=-1)  # (T, D): HF's rotate_half layout, not interleaved
-    return emb.cos().to(dtype), emb.sin().to(dtype)
+def sliding_mask(T: int, window: int, device) -> Tensor | None:
+    """(T, T) bool, True where position i may attend j: i - window < j <= i; None when the window
+    covers the whole sequence (plain causal attention, the kernels' fast path)."""
+    if window >= T:
+        return None
+    i = torch.arange(T, device=device)
+    d = i[:, None] - i[None, :]  # (T, T) query minus key position
+    return (d >= 0) & (d < window)
 
 
-def rotate_half(x: Tensor) -> Tensor:
-    x1, x2 = x.chunk(2, dim=-1)
-    return torch.cat((-x2, x1), dim=-1)
-
-
-def apply_rotary(x: Tensor, cos: Tensor, sin: Tensor) -> Tensor:
-    return x * cos + rotate_half(x) * sin  # (B, H, T, D) with (T, D) broadcast
+def project(mod: nn.Module, x: Tensor) -> Tensor:
+    """A block linear with its bias: nn.Linear adds its own; a factored layer carries a dense `bias`
+    parameter (methods.convert keeps it) that is added here."""
+    y = mod(x)
+    b = getattr(mod, "bias", None)
+    return y if b is None or isinstance(mod, nn.Linear) else y + b
 
 
 class Attention(nn.Module):
@@ -130,18 +133,25 @@ class Attention(nn.Module):
         super().__init__()
         C, H, Hkv, D = cfg.hidden_size, cfg.num_attention_heads, cfg.num_key_value_heads, cfg.head_dim
         self.n_heads, self.n_kv_heads, self.head_dim = H, Hkv, D
-        self.q_proj = nn.Linear(C, H * D, bias=False)
-        self.k_proj = nn.Linear(C, Hkv * D, bias=False)
-        self.v_proj = nn.Linear(C, Hkv * D, bias=False)
-        self.o_proj = nn.Linear(H * D, C, bias=False)
+        self.q_proj = nn.Linear(C, H * D, bias=cfg.qkv_bias)
+        self.k_proj = nn.Linear(C, Hkv * D, bias=cfg.qkv_bias)
+        self.v_proj = nn.Linear(C, Hkv * D, bias=cfg.qkv_bias)
+        self.o_proj = nn.Linear(H * D, C, bias=cfg.o_bias)
+        if cfg.qk_norm:  # qwen3: RMSNorm over each head's D features of q and k, before rotary
+            self.q_norm = RMSNorm(D, cfg.rms_norm_eps)
+            self.k_norm = RMSNorm(D, cfg.rms_norm_eps)
 
-    def forward(self, x: Tensor, cos: Tensor, sin: Tensor, recompute_x: Callable[[], Tensor] | None = None) -> Tensor:
+    def forward(self, x: Tensor, cos: Tensor, sin: Tensor, recompute_x: Callable[[], Tensor] | None = None,
+                mask: Tensor | None = None) -> Tensor:
         B, T, _ = x.shape
-        q, k, v = self.q_proj(x), self.k_proj(x), self.v_proj(x)  # (B, T, H·D), (B, T, Hkv·D) x2
+        q, k, v = project(self.q_proj, x), project(self.k_proj, x), project(self.v_proj, x)  # (B, T, H·D), (B, T, Hkv·D) x2
         if recompute_x is not None:
             release(x, recompute_x, (q, k, v))
-        q = q.view(B, T, self.n_heads, self.head_dim).transpose(1, 2)  # (B, H, T, D)
-        k = k.view(B, T, self.n_kv_heads, self.head_dim).transpose(1, 2)  # (B, Hkv, T, D)
+        q = q.view(B, T, self.n_heads, self.head_dim)  # (B, T, H, D)
+        k = k.view(B, T, self.n_kv_heads, self.head_dim)  # (B, T, Hkv, D)
+        if hasattr(self, "q_norm"):
+            q, k = self.q_norm(q), self.k_norm(k)
+        q, k = q.transpose(1, 2), k.transpose(1, 2)  # (B, H, T, D), (B, Hkv, T, D)
         v = v.view(B, T, self.n_kv_heads, self.head_dim).transpose(1, 2)  # (B, Hkv, T, D)
         q, k = apply_rotary(q, cos, sin), apply_rotary(k, cos, sin)
         if self.n_kv_heads != self.n_heads:
@@ -149,8 +159,11 @@ class Attention(nn.Module):
             n_rep = self.n_heads // self.n_kv_heads
             k = k[:, :, None].expand(B, self.n_kv_heads, n_rep, T, self.head_dim).reshape(B, self.n_heads, T, -1)
             v = v[:, :, None].expand(B, self.n_kv_heads, n_rep, T, self.head_dim).reshape(B, self.n_heads, T, -1)
-        y = F.scaled_dot_product_attention(q, k, v, is_causal=True)  # (B, H, T, D)
-        return self.o_proj(y.transpose(1, 2).reshape(B, T, -1))  # (B, T, C)
+        if mask is None:
+            y = F.scaled_dot_product_attention(q, k, v, is_causal=True)  # (B, H, T, D)
+        else:  # a sliding window: the (T, T) mask holds causality too
+            y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+        return project(self.o_proj, y.transpose(1, 2).reshape(B, T, -1))  # (B, T, C)
 
 
 class SwiGLUFunction(torch.autograd.Function):
@@ -180,16 +193,16 @@ class MLP(nn.Module):
     def __init__(self, cfg: LlamaConfig):
         super().__init__()
         C, F_ = cfg.hidden_size, cfg.intermediate_size
-        self.gate_proj = nn.Linear(C, F_, bias=False)
-        self.up_proj = nn.Linear(C, F_, bias=False)
-        self.down_proj = nn.Linear(F_, C, bias=False)
+        self.gate_proj = nn.Linear(C, F_, bias=cfg.mlp_bias)
+        self.up_proj = nn.Linear(C, F_, bias=cfg.mlp_bias)
+        self.down_proj = nn.Linear(F_, C, bias=cfg.mlp_bias)
 
     def forward(self, x: Tensor, recompute_x: Callable[[], Tensor] | None = None) -> Tensor:
-        gate, up = self.gate_proj(x), self.up_proj(x)  # (B, T, F)
+        gate, up = project(self.gate_proj, x), project(self.up_proj, x)  # (B, T, F)
         if recompute_x is not None:
             release(x, recompute_x, (gate, up))
         y = SwiGLUFunction.apply(gate, up)  # (B, T, F)
-        out = self.down_proj(y)  # (B, T, C)
+        out = project(self.down_proj, y)  # (B, T, C)
         if recompute_x is not None:  # the same switch: only outside gradient checkpointing
             release(y, lambda: F.silu(gate) * up, (out,))
         return out
@@ -203,10 +216,11 @@ class DecoderLayer(nn.Module):
         self.post_attention_layernorm = RMSNorm(cfg.hidden_size, cfg.rms_norm_eps)
         self.mlp = MLP(cfg)
 
-    def forward(self, x: Tensor, cos: Tensor, sin: Tensor, remat: bool = True) -> Tensor:
-        """remat: release the norms' outputs and the SwiGLU product after use (sltrain.remat)."""
+    def forward(self, x: Tensor, cos: Tensor, sin: Tensor, remat: bool = True, mask: Tensor | None = None) -> Tensor:
+        """remat: release the norms' outputs and the SwiGLU product after use (sltrain.remat);
+        mask: this layer's sliding-window mask (None: causal)."""
         n1, n2 = self.input_layernorm, self.post_attention_layernorm
-        x = x + self.self_attn(n1(x), cos, sin, (lambda x=x: n1(x)) if remat else None)
+        x = x + self.self_attn(n1(x), cos, sin, (lambda x=x: n1(x)) if remat else None, mask)
         return x + self.mlp(n2(x), (lambda x=x: n2(x)) if remat else None)
 
 
@@ -246,16 +260,22 @@ class LlamaForCausalLM(nn.Module):
                 m.weight.normal_(0.0, std)
             elif isinstance(m, RMSNorm) and m.weight.device.type != "meta":
                 m.weight.fill_(1.0)
+            bias = getattr(m, "bias", None)  # dense and factored block linears alike: zero, as HF's init
+            if isinstance(bias, nn.Parameter) and bias.device.type != "meta":
+                bias.zero_()
 
     def forward(self, input_ids: Tensor, labels: Tensor | None = None) -> tuple[Tensor, Tensor | None]:
         B, T = input_ids.shape
         x = self.model.embed_tokens(input_ids)  # (B, T, C)
         cos, sin = rotary_cos_sin(self.config, T, x.device, x.dtype)  # (T, D)
-        for layer in self.model.layers:
+        cfg = self.config
+        mask = sliding_mask(T, cfg.sliding_window, x.device) if cfg.sliding_window else None  # one for all layers
+        for i, layer in enumerate(self.model.layers):
+            m = mask if i in cfg.sliding_layers else None
             if self.gradient_checkpointing and torch.is_grad_enabled():
-                x = checkpoint(layer, x, cos, sin, False, use_reentrant=False)
+                x = checkpoint(layer, x, cos, sin, False, m, use_reentrant=False)
             else:
-                x = layer(x, cos, sin, self.rematerialize)
+                x = layer(x, cos, sin, self.rematerialize, m)
         h = self.model.norm(x)  # (B, T, C)
         logits = self.lm_head(h)  # (B, T, V)
         if self.rematerialize:

@@ -37,15 +37,15 @@ def test_kv_heads_default_to_heads(tmp_path):
 @pytest.mark.parametrize(
     "change,message",
     [
-        ({"model_type": "gpt2"}, "model_type is 'gpt2'"),
+        ({"model_type": "gpt2"}, "model_type 'gpt2' is not supported .field 'model_type'.; the supported families are llama, mistral, qwen2, qwen3"),
         ({"hidden_size": None}, "required field 'hidden_size' is missing"),
         ({"vocab_size": "32000"}, "field 'vocab_size' must be an integer"),
         ({"intermediate_size": 1.5}, "field 'intermediate_size' must be an integer"),
         ({"num_hidden_layers": 0}, "'num_hidden_layers' must be a positive integer"),
         ({"num_attention_heads": 3}, r"num_attention_heads \(3\) must divide hidden_size \(128\)"),
         ({"num_key_value_heads": 3}, r"num_key_value_heads \(3\) must divide num_attention_heads \(4\)"),
-        ({"hidden_act": "gelu"}, "hidden_act 'gelu' is not supported"),
-        ({"rope_scaling": {"type": "linear", "factor": 2.0}}, "rope_scaling is not supported"),
+        ({"hidden_act": "gelu"}, "field 'hidden_act' is 'gelu', which the engine does not build"),
+        ({"rope_scaling": {"type": "longrope", "factor": 2.0}}, "field 'rope_scaling' has rope_type 'longrope', which is not supported"),
         ({"rms_norm_eps": "tiny"}, "'rms_norm_eps' must be a positive number"),
         ({"rope_theta": -1}, "'rope_theta' must be a positive number"),
         ({"tie_word_embeddings": "false"}, "'tie_word_embeddings' must be true or false"),

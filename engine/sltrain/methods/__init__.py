@@ -51,6 +51,8 @@ def convert(
                 dtype if dtype is not None else lin.weight.dtype,
             )
             if new is not None:
+                if lin.bias is not None:  # biases stay dense and trainable (model.project adds them)
+                    new.bias = torch.nn.Parameter(torch.zeros(lin.out_features, device=new.A.device, dtype=new.A.dtype))
                 setattr(parent, attr, new)
     return model
 
