@@ -38,8 +38,9 @@ def _check(run_dir: Path, name: str) -> list[dict]:
 
 def replay(run_dir: Path, name: str) -> int:
     events = _check(run_dir, name)
-    failures = []
-    reporter = trackers.Reporter(trackers.parse(name), run_dir, failures.append)
+    failures, links = [], []
+    reporter = trackers.Reporter(trackers.parse(name), run_dir, failures.append,
+                                 announce=lambda _name, link: links.append(link))
     for e in events:
         reporter(e)
     if events[-1]["event"] != "end":  # a running (or killed) run: close what this replay opened
@@ -50,6 +51,10 @@ def replay(run_dir: Path, name: str) -> int:
         return EXIT_BAD_INPUT if missing else EXIT_FAILED
     steps = sum(1 for e in events if e["event"] == "step")
     sys.stderr.write(f"reported {run_dir} to {name} ({steps} step events read)\n")
+    for link in links:  # where to look: the run's address, or its folder and the command that shows it
+        for key in ("url", "path", "command"):
+            if key in link:
+                sys.stderr.write(f"  {key}: {link[key]}\n")
     return EXIT_OK
 
 

@@ -1,11 +1,13 @@
 """One class per tracker of trackers.NAMES: `__init__(run, saved)` opens (or, with `saved`, the state
 trackers.json kept for it, continues) the tracker run, `.state` is what trackers.json keeps,
-`log(kind, step, values)` writes one step or eval, `close(status)` finishes. Each imports its package
-here, on first use; any exception is handled (and the tracker dropped) by trackers.Reporter."""
+`log(kind, step, values)` writes one step or eval, `close(status)` finishes, `link()` says where to look
+at the run (the `tracker` event's url, path and command). Each imports its package here, on first use;
+any exception is handled (and the tracker dropped) by trackers.Reporter."""
 from __future__ import annotations
 
 import json
 import os
+import shlex
 import struct
 import time
 import uuid
@@ -52,6 +54,10 @@ class TensorBoard:
         if self.writer is not None:
             self.writer.close()
 
+    def link(self) -> dict:
+        logdir = self.state["logdir"]
+        return {"path": logdir, "command": f"tensorboard --logdir {shlex.quote(logdir)}"}
+
 
 class WandB:
     def __init__(self, run: dict, saved: dict | None):
@@ -81,6 +87,12 @@ class WandB:
 
     def close(self, status) -> None:
         self.run.finish(exit_code=0 if status in ("completed", "stopped") else 1)
+
+    def link(self) -> dict:
+        if not self.run.offline and self.run.url:
+            return {"url": self.run.url}
+        sync_dir = str(Path(self.run.settings.sync_dir).resolve())  # offline: uploaded later by `wandb sync`
+        return {"path": sync_dir, "command": f"wandb sync {shlex.quote(sync_dir)}"}
 
 
 def _wandb_records(path: Path):
@@ -152,6 +164,18 @@ class MLflow:
             self.client.log_batch(self.run_id, params=params)
             self._metrics(0, _summary(run))
         self.state = {"run_id": self.run_id, "tracking_uri": uri}
+        self.experiment_id = self.client.get_run(self.run_id).info.experiment_id
+
+    def link(self) -> dict:
+        uri = self.state["tracking_uri"]
+        if uri.startswith(("http://", "https://")):  # a tracking server: its UI shows the run at this address
+            return {"url": f"{uri.rstrip('/')}/#/experiments/{self.experiment_id}/runs/{self.run_id}"}
+        ui = f"mlflow ui --backend-store-uri {shlex.quote(uri)}"
+        if uri.startswith("file://"):
+            from urllib.parse import unquote, urlparse
+
+            return {"path": unquote(urlparse(uri).path), "command": ui}
+        return {"command": ui}
 
     def log(self, kind: str, step: int, values: dict) -> None:
         self._metrics(step, values)
@@ -182,6 +206,9 @@ class Trackio:
         if saved is None and _summary(run):
             self.run.log(_summary(run), step=0)
         self.state = {"project": project, "name": self.run.name}
+
+    def link(self) -> dict:
+        return {"command": f"trackio show --project {shlex.quote(self.state['project'])}"}
 
     def last_step(self) -> dict:
         """What the local store holds: its sender batches every half second, so a kill -9 can lose the last."""

@@ -18,6 +18,7 @@ before an event is written, so the events never hold a step the trackers were no
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import json
 import os
 import sys
@@ -30,10 +31,17 @@ from .schema import OPTIONS
 NAMES: tuple[str, ...] = tuple(OPTIONS["report_to"]["items"])
 STATE_FILE = "trackers.json"
 TENSORBOARD_DIR = "tensorboard"
+EVENT = "tracker"  # the event that says where a tracker keeps the run (its link())
 MLFLOW_DIR = "mlruns"  # the default MLflow store (without MLFLOW_TRACKING_URI)
 DEFAULT_PROJECT = "sltrain"
 WARNING_CODE = "tracker"
 PACKAGES = {"tensorboard": "tensorboard", "wandb": "wandb", "mlflow": "mlflow-skinny", "trackio": "trackio"}
+
+
+def available() -> list[str]:
+    """The trackers whose package this Python can import (each imports as its own name); the editor's
+    launch offers these. Looked up without importing them: W&B and MLflow take seconds to import."""
+    return [n for n in NAMES if importlib.util.find_spec(n) is not None]
 
 
 def parse(value: str) -> tuple[str, ...]:
@@ -109,12 +117,14 @@ def _last(records) -> dict[str, int]:
 
 
 class Reporter:
-    """The EventLog sink. `warn(message)` emits the warning event of a dropped tracker."""
+    """The EventLog sink. `warn(message)` emits the warning event of a dropped tracker; `announce(name,
+    link)` tells where an opened tracker keeps the run (the live run's `tracker` event)."""
 
-    def __init__(self, names, out: Path, warn, past: list[dict] | None = None):
+    def __init__(self, names, out: Path, warn, past: list[dict] | None = None, announce=None):
         from . import tracker_backends
 
         self.names, self.out, self.warn = tuple(names), Path(out), warn
+        self.announce = announce or (lambda name, link: None)
         self.pending = list(self.names)
         self.past = list(past or [])  # the steps and evals reported before this reporter (live resume)
         self.seen = _last(self.past)
@@ -162,7 +172,15 @@ class Reporter:
                 self._backfill(name, held)
             state[name] = backend.state
             _write_state(self.out, state)
+            self._announce(name, backend)
         self.pending = []
+
+    def _announce(self, name: str, backend) -> None:
+        try:
+            link = {k: str(v) for k, v in backend.link().items() if v}
+        except Exception:  # noqa: BLE001 - where to look is a convenience; the tracker itself works
+            return
+        self.announce(name, link)
 
     def _backfill(self, name: str, held: dict[str, int]) -> None:
         """What the tracker itself says it holds beats what it was sent: one that buffers (W&B's
@@ -206,4 +224,5 @@ def live(cfg, out: Path, log) -> Reporter | None:
     if not names:
         return None
     return Reporter(names, out, lambda message: log.emit("warning", message=message, code=WARNING_CODE),
-                    past=past_reports(out / "events.jsonl"))
+                    past=past_reports(out / "events.jsonl"),
+                    announce=lambda name, link: log.emit(EVENT, name=name, **link))

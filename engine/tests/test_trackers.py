@@ -145,6 +145,13 @@ def test_report_to_is_checked_against_the_tracker_names(tmp_path):
     assert not (tmp_path / "r").exists()
 
 
+def test_available_lists_the_importable_trackers(monkeypatch):
+    assert trackers.available() == list(trackers.NAMES)  # the test extra installs all four
+    real = trackers.importlib.util.find_spec
+    monkeypatch.setattr(trackers.importlib.util, "find_spec", lambda n: None if n == "wandb" else real(n))
+    assert trackers.available() == [n for n in trackers.NAMES if n != "wandb"]
+
+
 def test_live_report_to_all_four_trackers(tmp_path, offline):
     out = tmp_path / "live"
     p = run_engine([*ARGS, "--report-to", ALL, "--tracker-project", "live", "--run-name", "tiny",
@@ -158,6 +165,15 @@ def test_live_report_to_all_four_trackers(tmp_path, offline):
     assert run.data.params["method"] == "sltrain" and run.info.run_name == "tiny"
     assert run.data.metrics["memory/predicted_peak_bytes"] == 123456789
     assert run.data.metrics["params/total"] == read_events(out)[0]["params"]["total"]
+    # One tracker event each, right after the start, saying where to look at the run.
+    links = {e["name"]: e for e in read_events(out) if e["event"] == trackers.EVENT}
+    assert sorted(links) == sorted(trackers.NAMES)
+    assert links["tensorboard"]["path"] == str((out / trackers.TENSORBOARD_DIR).resolve())
+    assert links["tensorboard"]["command"].startswith("tensorboard --logdir ")
+    assert links["wandb"]["command"] == f"wandb sync {links['wandb']['path']}" and "url" not in links["wandb"]
+    assert glob.glob(os.path.join(links["wandb"]["path"], "run-*.wandb"))  # the offline run it would upload
+    assert links["mlflow"]["path"] == str((out / trackers.MLFLOW_DIR).resolve())
+    assert links["trackio"]["command"] == "trackio show --project live"
     assert "memory/peak_bytes" in run.data.metrics and run.info.status == "FINISHED"
     assert read_wandb(out)[1]["seq_len"] == 32
 
