@@ -18,6 +18,13 @@ export const PYTHON_PROBE = [
   '    r["engine"] = True',
   'except Exception as e:',
   '    r["engineError"] = f"{type(e).__name__}: {e}"',
+  // The trackers whose package imports here (what the launch offers for --report-to); an engine
+  // copy from before the trackers has no such list, and that is all it means.
+  'try:',
+  '    from sltrain.trackers import available',
+  '    r["trackers"] = available()',
+  'except Exception:',
+  '    pass',
   'print("PROBE " + json.dumps(r))',
 ].join('\n');
 
@@ -30,6 +37,8 @@ export interface PythonProbe {
   torchError?: string;
   engine?: boolean;
   engineError?: string;
+  /** Tracker names (--report-to) whose package this Python imports. */
+  trackers?: string[];
 }
 
 /** The probe's result from its output, or undefined when the probe did not run to the end. */

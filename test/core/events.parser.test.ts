@@ -108,3 +108,17 @@ test('an unterminated last line is held until end()', () => {
   assert.equal(parser.completeOffset, 0);
   assert.equal(parser.end().length, 1);
 });
+
+test('tracker events: name required, url/path/command strings when present', () => {
+  const { events, parser } = parseAll([
+    '{"v":1,"event":"tracker","time":1,"rank":0,"name":"mlflow","path":"/r/mlruns","command":"mlflow ui --backend-store-uri file:///r/mlruns"}',
+    '{"v":1,"event":"tracker","time":1,"rank":0,"name":"wandb","url":"https://wandb.ai/x","path":null}',
+    '{"v":1,"event":"tracker","time":1,"rank":0,"path":"/no/name"}',
+    '{"v":1,"event":"tracker","time":1,"rank":0,"name":"tensorboard","path":7}',
+  ].join('\n') + '\n');
+  assert.deepEqual(events, [
+    { v: 1, time: 1, rank: 0, event: 'tracker', name: 'mlflow', path: '/r/mlruns', command: 'mlflow ui --backend-store-uri file:///r/mlruns' },
+    { v: 1, time: 1, rank: 0, event: 'tracker', name: 'wandb', url: 'https://wandb.ai/x' },
+  ]);
+  assert.equal(parser.stats.invalid, 2);
+});

@@ -35,3 +35,10 @@ test('torch without CUDA is only a warning', async () => {
   assert.deepEqual(gpu.issues, []);
   assert.equal(gpu.device, 'H200');
 });
+
+test('the trackers the interpreter imports come through; anything else in the list is dropped', async () => {
+  const r = await checkEnvironment(runner({ py: ok({ python: '3.11', torch: '2.5.1', cuda: true, engine: true, trackers: ['tensorboard', 7, 'mlflow'] }) }), ['py'], '/e');
+  assert.deepEqual(r.trackers, ['tensorboard', 'mlflow']);
+  const old = await checkEnvironment(runner({ py: ok({ python: '3.11', torch: '2.5.1', cuda: true, engine: true }) }), ['py'], '/e');
+  assert.equal(old.trackers, undefined, 'an engine that cannot say offers no list, not an empty one');
+});

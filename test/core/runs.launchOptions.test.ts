@@ -23,7 +23,15 @@ test("the planner's { run, gpus, sharding, predictedPeakBytes } becomes exactly 
   assert.equal(value('--method'), 'galore');
   assert.ok(args.includes('--grad-ckpt') && args.includes('--no-per-layer'));
   assert.equal(value('--steps'), '1000');
+  assert.equal(value('--predicted-peak-bytes'), String(Math.round(planned.peak.bytes)));
+  assert.equal(value('--report-to'), undefined, 'no tracker unless one is picked');
   assert.equal(runNameFor(o), 'llama_60m galore r=128');
+  // The dialog's tracker pick becomes --report-to; picking none overrides a run file that named some.
+  const picked = engineArgsFor(o, { steps: 1000, data: 'embedded', reportTo: ['tensorboard', 'mlflow'] });
+  assert.equal(picked[picked.indexOf('--report-to') + 1], 'tensorboard,mlflow');
+  const withTrackers = parseLaunchOptions({ run: { ...planned.run, report_to: 'wandb' } });
+  const none = engineArgsFor(withTrackers, { steps: 10, data: 'embedded', reportTo: [] });
+  assert.equal(none[none.indexOf('--report-to') + 1], 'none');
 });
 
 test('nothing → the dialog decides; bad fields refused with their names', () => {

@@ -62,10 +62,17 @@ test('launch from the palette, watch, reload mid-run, stop', { timeout: 420_000 
   await t.test('launch: spec confirmed, CPU warning accepted, the run view follows the run', async () => {
     await wb.runCommand(page, 'Launch SLTrain run');
     await wb.answer(page, '(1/5)', 'llama_tiny');
-    await launchHere('3000');
+    await launchHere('3000', ['tensorboard']);
     const s = await wb.waitFor(page, viewState, (v) => v.status === 'running' && v.lastStep >= 3 && v.points >= v.lastStep, 'the first steps in the run view', 120_000);
     assert.equal(s.points, s.lastStep);
     assert.equal(runIds().length, 1);
+    // The picked tracker reached the engine, and the run view links to its folder and its command.
+    const tb = (await wb.runView(page)).locator('.run .tracker[data-tracker="tensorboard"]');
+    await tb.waitFor({ timeout: 30_000 });
+    const logdir = join(runsDir(), runIds()[0], 'tensorboard');
+    assert.equal(await tb.locator('button.tracker-reveal').getAttribute('title'), logdir);
+    await tb.locator('button.tracker-copy').click();
+    await page.locator('.notifications-toasts', { hasText: `Copied: tensorboard --logdir ${logdir}` }).waitFor({ timeout: 30_000 });
     await page.screenshot({ path: join(RESULTS, 'e2e-launch.png') });
   });
 
@@ -119,11 +126,15 @@ test('launch from the palette, watch, reload mid-run, stop', { timeout: 420_000 
   });
 });
 
-/** The rest of the launch dialog after the model: this machine, `steps`, the embedded data, the default folder. */
-async function launchHere(steps: string): Promise<void> {
+/**
+ * The rest of the launch dialog after the model: this machine, `steps`, the embedded data, the trackers
+ * to tick (the engine venv has all four, so the step is offered), the default folder.
+ */
+async function launchHere(steps: string, trackers: string[] = []): Promise<void> {
   await wb.answer(page, '(2/5)', 'This machine');
   await wb.answer(page, '(3/5)', steps);
   await wb.answer(page, '(4/5)', 'embedded');
+  await wb.pickMany(page, 'Report to trackers', trackers);
   await wb.answer(page, '(5/5)', undefined);
   await wb.clickButton(page, '.monaco-dialog-box', 'Launch', 30_000);
   await wb.clickButton(page, '.notifications-toasts', 'Launch on CPU', 90_000);

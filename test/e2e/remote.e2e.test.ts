@@ -85,6 +85,7 @@ test('launch on an SSH host from the palette, watch, stop', { timeout: 240_000 }
     // Long enough to be stopped mid-run however fast this machine is; the test stops it after a few steps.
     await wb.answer(page, '(3/5)', '3000');
     await wb.answer(page, '(4/5)', 'embedded');
+    await wb.pickMany(page, 'Report to trackers', []);
     const confirm = page.locator('.monaco-dialog-box', { hasText: `Launch on ${HOST}` });
     await confirm.waitFor({ timeout: 30_000 });
     await wb.clickButton(page, '.monaco-dialog-box', 'Launch');
@@ -158,6 +159,7 @@ test('launch on an SSH host from the palette, watch, stop', { timeout: 240_000 }
     await wb.answer(page, 'processes per node', '1');
     await wb.answer(page, '(3/5)', '3000');
     await wb.answer(page, '(4/5)', 'embedded');
+    await wb.pickMany(page, 'Report to trackers', []);
     await page.locator('.monaco-dialog-box', { hasText: `Launch on 2 hosts with torchrun (${HOST}, ${NODE_B})` }).waitFor({ timeout: 30_000 });
     await wb.clickButton(page, '.monaco-dialog-box', 'Launch');
     // gpu-box is known since the first launch; node-b has a key of its own to accept.

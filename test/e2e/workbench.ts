@@ -48,6 +48,18 @@ export async function answer(page: Page, titlePart: string, text: string | undef
   await page.keyboard.press('Enter');
 }
 
+/** Ticks `labels` in the open multi-select quick pick whose title has `titlePart`, then accepts it. */
+export async function pickMany(page: Page, titlePart: string, labels: readonly string[]): Promise<void> {
+  await page.locator('.quick-input-title', { hasText: titlePart }).waitFor({ timeout: 60_000 });
+  for (const label of labels) {
+    const row = page.locator('.quick-input-list .monaco-list-row', { hasText: label }).first();
+    await row.locator('[role="checkbox"], input[type="checkbox"]').first().click();
+    await page.waitForTimeout(200);
+  }
+  await page.waitForTimeout(200);
+  await page.keyboard.press('Enter');
+}
+
 /** `scope`: `.monaco-dialog-box` (modal dialogs) or `.notifications-toasts` (notifications). */
 export async function clickButton(page: Page, scope: string, name: string, timeout = 60_000): Promise<void> {
   const button = page.locator(`${scope} .monaco-button`, { hasText: name }).first();

@@ -12,6 +12,7 @@ import { createLocalBackend } from '../../src/core/runs/backends';
 import { checkEnvironment, pythonCandidates, systemCommandRunner } from '../../src/core/runs/environment';
 import { followRun } from '../../src/core/runs/follower';
 import { RunModel } from '../../src/core/runs/runModel';
+import { itemsOf } from '../../src/core/runSchema';
 import { newRunId, RunStore } from '../../src/core/runs/store';
 import type { EngineEvent } from '../../src/core/events/types';
 import type { RunRecord } from '../../src/core/runs/types';
@@ -46,6 +47,13 @@ async function waitForStep(rec: RunRecord, timeoutMs: number): Promise<void> {
   }
   throw new Error(`no step event within ${timeoutMs} ms; see ${join(rec.dir, 'log')}`);
 }
+
+test('the environment check names the trackers this Python imports (the launch offers those)', async () => {
+  const candidates = pythonCandidates({ setting: process.env.SLTRAIN_PYTHON, engineDir: join(ROOT, 'engine') });
+  const report = await checkEnvironment(systemCommandRunner, candidates, join(ROOT, 'engine'));
+  // The engine's test extra installs all four; the names are the run schema's --report-to items.
+  assert.deepEqual(report.trackers, itemsOf('report_to'));
+});
 
 test('real engine: 50 steps followed live, reattach mid-run without gap or duplicate', { timeout: 240_000 }, async () => {
   assert.ok(existsSync(join(ROOT, 'engine', 'sltrain', 'train.py')));

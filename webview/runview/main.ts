@@ -5,6 +5,7 @@ import { readChartTheme, watchChartTheme } from '../chartTheme';
 import { CHART_KEYS, RunCharts, type ChartKey, type ViewOptions } from './charts';
 import { formatEta } from './format';
 import { appendColumns, etaSeconds, newSeries, resmooth, type RunSeries } from './series';
+import { trackerLinks } from './trackers';
 import { vscodeApi } from './vscodeApi';
 
 const FRAME_MS = 250;
@@ -139,6 +140,7 @@ function runChip(r: RunSeries): HTMLElement {
   const reveal = el('button', 'reveal', 'Folder');
   reveal.addEventListener('click', () => vscodeApi.postMessage({ type: 'revealRun', runId: r.meta.id }));
   chip.append(reveal);
+  chip.append(...trackerLinks(r.meta, (name, action) => vscodeApi.postMessage({ type: 'tracker', runId: r.meta.id, name, action })));
   return chip;
 }
 

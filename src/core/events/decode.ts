@@ -101,6 +101,17 @@ export function decodeEvent(o: Obj): DecodeResult {
       const code = typeof o.code === 'string' ? { code: o.code } : {};
       return { kind: 'event', event: { ...base, event: o.event, message: o.message, ...code } };
     }
+    case 'tracker': {
+      if (typeof o.name !== 'string' || o.name === '') return invalid;
+      const link: { url?: string; path?: string; command?: string } = {};
+      for (const key of ['url', 'path', 'command'] as const) {
+        const v = o[key];
+        if (v === undefined || v === null) continue;
+        if (typeof v !== 'string') return invalid;
+        link[key] = v;
+      }
+      return { kind: 'event', event: { ...base, event: 'tracker', name: o.name, ...link } };
+    }
     case 'end': {
       if (typeof o.status !== 'string' || !END_STATUSES.includes(o.status)) return invalid;
       const step = optNum(o, 'step');

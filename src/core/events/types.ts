@@ -54,6 +54,19 @@ export interface MessageEvent extends EventBase {
   code?: string;
 }
 
+/** Where a tracker (--report-to) keeps this run: sent once per tracker when it opens. */
+export interface TrackerEvent extends EventBase {
+  event: 'tracker';
+  /** The tracker's --report-to name. */
+  name: string;
+  /** The run's page (W&B online, an MLflow server). */
+  url?: string;
+  /** A folder on the machine that runs the engine (TensorBoard logs, W&B offline run, MLflow file store). */
+  path?: string;
+  /** The shell command that shows or uploads the run there (e.g. `tensorboard --logdir PATH`). */
+  command?: string;
+}
+
 export interface EndEvent extends EventBase {
   event: 'end';
   status: EndStatus;
@@ -67,7 +80,7 @@ export interface UnknownEvent extends EventBase {
   raw: Record<string, unknown>;
 }
 
-export type EngineEvent = StartEvent | StepEvent | EvalEvent | CheckpointEvent | MessageEvent | EndEvent | UnknownEvent;
+export type EngineEvent = StartEvent | StepEvent | EvalEvent | CheckpointEvent | MessageEvent | TrackerEvent | EndEvent | UnknownEvent;
 
 /** What the parser did with every line it saw; skipped lines are counted, never thrown. */
 export interface ParseStats {

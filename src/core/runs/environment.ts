@@ -68,6 +68,8 @@ export interface EnvReport {
   torchVersion?: string;
   cuda: boolean;
   device?: string;
+  /** Trackers (--report-to names) this Python can import; undefined when the engine could not say. */
+  trackers?: string[];
   issues: EnvIssue[];
 }
 
@@ -114,6 +116,7 @@ function reportFrom(python: string, out: PythonProbe): EnvReport {
     ...(out.python ? { pythonVersion: out.python } : {}),
     ...(out.torch ? { torchVersion: out.torch } : {}),
     ...(out.device ? { device: out.device } : {}),
+    ...(Array.isArray(out.trackers) ? { trackers: out.trackers.filter((t): t is string => typeof t === 'string') } : {}),
   };
 }
 

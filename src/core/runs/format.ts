@@ -3,7 +3,7 @@ import { escapeControls } from '../events/escape';
 import { DEFAULT_MAX_LINE_BYTES } from '../events/parser';
 import { STEP_METRICS, type StepMetric } from '../events/stepMetrics';
 import type { EngineEvent, SkippedLine, StepEvent } from '../events/types';
-import type { RunMeta } from '../../webviewApi/protocol/runview';
+import type { RunMeta, TrackerLink } from '../../webviewApi/protocol/runview';
 
 export function formatNumber(n: number | undefined, digits = 4): string {
   if (n === undefined) return '-';
@@ -70,6 +70,8 @@ function eventLine(e: EngineEvent): string {
     case 'warning':
     case 'error':
       return `${e.event.padEnd(8)} ${e.code ? `[${e.code}] ` : ''}${e.message}`;
+    case 'tracker':
+      return `tracker  ${e.name}  ${[e.url, e.path, e.command && `(${e.command})`].filter(Boolean).join('  ')}`;
     case 'end':
       return `end      ${e.status}${e.step !== undefined ? ` at step ${e.step}` : ''}`;
     case 'unknown':
@@ -101,6 +103,11 @@ export function displayMeta(meta: RunMeta): RunMeta {
   if (meta.lastError) {
     out.lastError = { message: escapeControls(meta.lastError.message) };
     if (meta.lastError.code !== undefined) out.lastError.code = escapeControls(meta.lastError.code);
+  }
+  if (meta.trackers) {
+    out.trackers = meta.trackers.map((t) => Object.fromEntries(
+      Object.entries(t).map(([k, v]) => [k, typeof v === 'string' ? escapeControls(v) : v]),
+    ) as TrackerLink);
   }
   return out;
 }

@@ -26,6 +26,8 @@ export interface RunSpecChoices {
   data: string;
   /** `byte` or `hf:NAME` (engine --tokenizer); the engine's default when absent. */
   tokenizer?: string;
+  /** Trackers picked in the dialog (engine --report-to); absent: the run file's choice stands. */
+  reportTo?: readonly string[];
 }
 
 export class LaunchArgumentError extends Error {}
@@ -95,7 +97,11 @@ export function parseLaunchOptions(arg: unknown): LaunchOptions {
 /** `python -m sltrain.train` flags for the run file and the confirmed steps and data, in schema order. */
 export function engineArgsFor(o: LaunchOptions, spec: RunSpecChoices): string[] {
   const run: Record<string, OptionValue | undefined> = {
-    model: 'llama_tiny', ...o.run, steps: spec.steps, data: spec.data, ...(spec.tokenizer ? { tokenizer: spec.tokenizer } : {}),
+    model: 'llama_tiny',
+    // The trackers show the planner's peak next to the measured one.
+    ...(o.predictedPeakBytes !== undefined ? { predicted_peak_bytes: Math.round(o.predictedPeakBytes) } : {}),
+    ...o.run, steps: spec.steps, data: spec.data, ...(spec.tokenizer ? { tokenizer: spec.tokenizer } : {}),
+    ...(spec.reportTo ? { report_to: spec.reportTo.length > 0 ? spec.reportTo.join(',') : 'none' } : {}),
   };
   const args: string[] = [];
   for (const opt of RUN_OPTIONS) {

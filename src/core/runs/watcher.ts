@@ -92,6 +92,8 @@ export class RunWatcher {
     if (existing) this.unwatch(record.id);
     const model = new RunModel({
       id: record.id, name: record.name, status: record.status,
+      // Its folder is here (not a host's): tracker folders in it can be revealed on this machine.
+      local: record.dir !== '' && record.dir === record.localDir,
       ...(record.predictedPeakBytes !== undefined ? { predictedPeakBytes: record.predictedPeakBytes } : {}),
     });
     const abort = new AbortController();

@@ -3,7 +3,7 @@
 // a full snapshot, then only appends/meta for the runs on show.
 import { randomBytes } from 'node:crypto';
 import * as vscode from 'vscode';
-import type { HostToRunView, RunViewToHost } from '../../webviewApi/protocol/runview';
+import { TRACKER_ACTIONS, type HostToRunView, type RunViewToHost, type TrackerAction } from '../../webviewApi/protocol/runview';
 import type { RunWatcher } from '../../core/runs/watcher';
 import { escapeControls } from '../../core/events/escape';
 import { displayMeta } from '../../core/runs/format';
@@ -16,6 +16,10 @@ function isPageMessage(m: unknown): m is RunViewToHost {
   if (typeof m !== 'object' || m === null) return false;
   const t = (m as { type?: unknown }).type;
   const id = (m as { runId?: unknown }).runId;
+  if (t === 'tracker') {
+    const { name, action } = m as { name?: unknown; action?: unknown };
+    return typeof id === 'string' && typeof name === 'string' && TRACKER_ACTIONS.includes(action as TrackerAction);
+  }
   return t === 'ready' || ((t === 'stop' || t === 'revealRun') && typeof id === 'string');
 }
 
@@ -155,6 +159,24 @@ export class RunViewPanel {
       case 'revealRun':
         void vscode.commands.executeCommand('sltrain.revealRun', m.runId);
         break;
+      case 'tracker':
+        void this.onTracker(m.runId, m.name, m.action);
+        break;
+    }
+  }
+
+  /** The link is looked up in the run's own model (not taken from the page), and checked before use. */
+  private async onTracker(runId: string, name: string, action: TrackerAction): Promise<void> {
+    const meta = this.watcher.model(runId)?.meta;
+    const link = meta?.trackers?.find((t) => t.name === name);
+    if (!meta || !link) return;
+    if (action === 'open' && link.url && /^https?:\/\//i.test(link.url)) {
+      await vscode.env.openExternal(vscode.Uri.parse(link.url, true));
+    } else if (action === 'reveal' && link.path && meta.local) {
+      await vscode.commands.executeCommand('revealFileInOS', vscode.Uri.file(link.path));
+    } else if (action === 'copy' && link.command) {
+      await vscode.env.clipboard.writeText(link.command);
+      void vscode.window.showInformationMessage(`Copied: ${escapeControls(link.command)}`);
     }
   }
 

@@ -21,6 +21,7 @@ import { sshDepsFor, sshLog } from '../hosts/deps';
 import { engineDirectory, pythonSources, runsDirectory } from './settings';
 import { RunViewPanel } from './RunViewPanel';
 import { pickTarget } from './targetPick';
+import { pickTrackers } from './trackerPick';
 
 const CREATE_VENV = 'Create engine environment';
 const OPEN_SETTINGS = 'Set Python path';
@@ -49,7 +50,10 @@ export async function launchCommand(context: vscode.ExtensionContext, watcher: R
     void vscode.window.showErrorMessage(target);
     return;
   }
-  const spec = await confirmSpec({ ...options, run: { ...options.run, model } }, target, runsDirectory(context));
+  // This machine's Python is checked while the user answers the next steps: the tracker step offers
+  // what it imports, and the launch below uses the same report.
+  const envCheck = target.kind === 'local' ? checkLocal(context) : undefined;
+  const spec = await confirmSpec({ ...options, run: { ...options.run, model } }, target, runsDirectory(context), envCheck);
   if (!spec) return;
 
   const runsDir = spec.runsDir;
@@ -57,7 +61,7 @@ export async function launchCommand(context: vscode.ExtensionContext, watcher: R
   if (store.root !== watcher.store.root) {
     void vscode.window.showWarningMessage(`Runs go to ${runsDir}; the Runs view lists ${watcher.store.root}. Change "sltrain.runsDirectory" to see them there.`);
   }
-  const backend = target.kind === 'local' ? await localBackend(context, runsDir, output) : remoteBackend(context, target, runsDir);
+  const backend = envCheck ? await localBackend(context, runsDir, output, envCheck) : remoteBackend(context, target, runsDir);
   if (!backend) return;
   const id = newRunId(Date.now());
   const where = describeTarget(target);
@@ -109,11 +113,16 @@ function title(step: number, what: string): string {
   return `Launch SLTrain run (${step}/5): ${what}`;
 }
 
+async function checkLocal(context: vscode.ExtensionContext): Promise<EnvReport> {
+  return checkEnvironment(systemCommandRunner, pythonCandidates(await pythonSources(context)), engineDirectory(context));
+}
+
 /** This machine: the interpreter is checked (and the venv offered) before anything starts. */
-async function localBackend(context: vscode.ExtensionContext, runsDir: string, output: vscode.OutputChannel): Promise<RunBackend | undefined> {
+async function localBackend(context: vscode.ExtensionContext, runsDir: string, output: vscode.OutputChannel,
+  envCheck: Promise<EnvReport>): Promise<RunBackend | undefined> {
   const report = await vscode.window.withProgress(
     { location: vscode.ProgressLocation.Notification, title: 'SLTrain: checking Python and PyTorch…' },
-    async () => checkEnvironment(systemCommandRunner, pythonCandidates(await pythonSources(context)), engineDirectory(context)),
+    () => envCheck,
   );
   const python = await resolveIssues(context, report, output);
   if (!python) return undefined;
@@ -145,7 +154,8 @@ interface ConfirmedSpec {
   runsDir: string;
 }
 
-async function confirmSpec(options: LaunchOptions, target: RunTarget, defaultRunsDir: string): Promise<ConfirmedSpec | undefined> {
+async function confirmSpec(options: LaunchOptions, target: RunTarget, defaultRunsDir: string,
+  envCheck: Promise<EnvReport> | undefined): Promise<ConfirmedSpec | undefined> {
   const stepsText = await vscode.window.showInputBox({
     title: title(3, 'training steps'), value: '1000', prompt: 'Optimizer steps',
     validateInput: (v) => (/^[1-9]\d*$/.test(v.trim()) ? undefined : 'A whole number of steps, at least 1'),
@@ -156,10 +166,13 @@ async function confirmSpec(options: LaunchOptions, target: RunTarget, defaultRun
   // The embedded corpus goes with the byte tokenizer; other data usually comes with a tokenizer of its own.
   const tokenizer = data === 'embedded' ? undefined : await pickTokenizer();
   if (data !== 'embedded' && !tokenizer) return undefined;
+  const found = envCheck ? (await envCheck).trackers ?? [] : undefined;
+  const trackers = await pickTrackers(found, describeTarget(target), options.run.report_to);
+  if (!trackers) return undefined;
   // Remote runs keep their record and the event mirror in the default runs folder, listed by the Runs view.
   const runsDir = target.kind === 'local' ? await pickRunsDir(defaultRunsDir) : defaultRunsDir;
   if (!runsDir) return undefined;
-  const engineArgs = engineArgsFor(options, { steps: Number(stepsText.trim()), data, ...(tokenizer ? { tokenizer } : {}) });
+  const engineArgs = engineArgsFor(options, { steps: Number(stepsText.trim()), data, ...(tokenizer ? { tokenizer } : {}), ...trackers });
   const summary = engineArgs.join(' ');
   const output = remoteRunDirHint(target) ?? join(runsDir, '<run id>');
   const go = await vscode.window.showInformationMessage(

@@ -22,6 +22,18 @@ export interface EvalColumns {
   loss: (number | null)[];
 }
 
+/** Where a tracker keeps the run (the engine's `tracker` event), shown as links in the run view. */
+export interface TrackerLink {
+  /** The tracker's --report-to name. */
+  name: string;
+  /** Its page for the run; the host opens only http(s) addresses. */
+  url?: string;
+  /** A folder where the engine runs: revealed for runs on this machine, shown for remote ones. */
+  path?: string;
+  /** The shell command that shows the run (copied to the clipboard). */
+  command?: string;
+}
+
 export interface RunMeta {
   id: string;
   name: string;
@@ -32,6 +44,9 @@ export interface RunMeta {
   predictedPeakBytes?: number;
   lastError?: { message: string; code?: string };
   device?: string;
+  /** True when the run's folder is on this machine (its tracker folders can be revealed). */
+  local?: boolean;
+  trackers?: TrackerLink[];
 }
 
 export interface RunSnapshot {
@@ -62,7 +77,12 @@ export type HostToRunView =
 export type RunViewToHost =
   | { type: 'ready' }
   | { type: 'stop'; runId: string }
-  | { type: 'revealRun'; runId: string };
+  | { type: 'revealRun'; runId: string }
+  /** A tracker link of the run: open its page, reveal its folder, or copy its command. */
+  | { type: 'tracker'; runId: string; name: string; action: TrackerAction };
+
+export const TRACKER_ACTIONS = ['open', 'reveal', 'copy'] as const;
+export type TrackerAction = (typeof TRACKER_ACTIONS)[number];
 
 export function emptyStepColumns(): StepColumns {
   const metrics = Object.fromEntries(STEP_METRICS.map((m) => [m.key, []])) as unknown as { [K in StepMetricKey]: (number | null)[] };
