@@ -38,7 +38,9 @@ class _RunConfigMethods:
             method=self.method, rank=self.rank, delta=self.delta,
             alpha=self.alpha, index_dtype=self.index_dtype,
             relora_reset_every=self.relora_reset_every, relora_reset_ratio=self.relora_reset_ratio,
-            galore_update_gap=self.galore_update_gap, galore_scale=self.galore_scale)
+            galore_update_gap=self.galore_update_gap, galore_scale=self.galore_scale,
+            apollo_update_gap=self.apollo_update_gap, apollo_scale=self.apollo_scale,
+            support_update_every=self.support_update_every, support_update_fraction=self.support_update_fraction)
 
     def model_config(self) -> LlamaConfig:
         return load_model_config(self.model)

@@ -6,7 +6,7 @@ export interface RunSpec {
   /** preset name (llama_tiny, llama_60m, ...) or a Hugging Face config.json */
   model?: string;
   /** training method */
-  method?: 'full' | 'lowrank' | 'relora' | 'galore' | 'sltrain';
+  method?: 'full' | 'lowrank' | 'relora' | 'galore' | 'sltrain' | 'apollo' | 'apollo_mini';
   /** rank r of the factors (default: the preset's; hidden/4 for a config.json) */
   rank?: number | null;
   /** SLTrain sparsity: the fraction of each weight on the fixed support, in (0, 1) */
@@ -23,6 +23,14 @@ export interface RunSpec {
   galore_update_gap?: number | null;
   /** GaLore update scale */
   galore_scale?: number;
+  /** APOLLO / APOLLO-Mini random projection refresh interval [steps] */
+  apollo_update_gap?: number;
+  /** APOLLO update scale: the scaled gradient is multiplied by its square root (default 1; 128 for apollo_mini) */
+  apollo_scale?: number | null;
+  /** SLTrain dynamic support: every K updates, drop the smallest-magnitude support entries and regrow as many where the weight gradient is largest (0: the support stays fixed) [steps] */
+  support_update_every?: number;
+  /** SLTrain dynamic support: the fraction of each layer's support entries replaced at an update, in (0, 1) */
+  support_update_fraction?: number;
   /** adamw, or adam8bit (bitsandbytes) */
   optimizer?: 'adamw' | 'adam8bit';
   /** update each weight inside backward, as soon as its gradient is ready */

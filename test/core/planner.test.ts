@@ -34,6 +34,8 @@ function expectedCounts(c: ModelConfig, method: Method, r: number, delta: number
   switch (method) {
     case 'full':
     case 'galore':
+    case 'apollo':
+    case 'apollo_mini':
       return { total: base + L * dense, trainable: base + L * dense, nnz: 0 };
     case 'lowrank':
       return { total: base + L * factors, trainable: base + L * factors, nnz: 0 };

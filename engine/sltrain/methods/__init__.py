@@ -1,7 +1,8 @@
 """Training methods, one module each, registered here by name; and the model builder that asks the
 method what each of the seven block linears becomes.
 
-full and galore train the plain model (GaLore lives in the optimizer), so their layers stay dense.
+full, galore, apollo and apollo_mini train the plain model (GaLore and APOLLO live in the optimizer), so
+their layers stay dense.
 lowrank = SLTrain with delta 0; relora = frozen weight + LoRA adaptor. See `base.TrainingMethod`
 for the hooks a method provides.
 """
@@ -13,11 +14,11 @@ import torch
 from ..config import METHODS, LlamaConfig, MethodConfig, linear_shapes
 from ..errors import ConfigError
 from ..model import LlamaForCausalLM
-from . import full, galore, lowrank, relora, sltrain
+from . import apollo, apollo_mini, full, galore, lowrank, relora, sltrain
 from .base import TrainingMethod
 
 BLOCK_LINEARS = tuple(name for name, _, _ in linear_shapes(LlamaConfig(8, 8, 1, 1, 1, 8)))
-REGISTRY: dict[str, TrainingMethod] = {m.METHOD.name: m.METHOD for m in (full, lowrank, relora, galore, sltrain)}
+REGISTRY: dict[str, TrainingMethod] = {m.METHOD.name: m.METHOD for m in (full, lowrank, relora, galore, sltrain, apollo, apollo_mini)}
 # config.METHODS is the list users see in messages; both must name the same methods.
 assert tuple(REGISTRY) == METHODS, (tuple(REGISTRY), METHODS)
 
@@ -32,8 +33,8 @@ def get(name: str) -> TrainingMethod:
 def convert(
     model: LlamaForCausalLM, method_cfg: MethodConfig, seed: int, *, device=None, dtype=None
 ) -> LlamaForCausalLM:
-    """Replace q,k,v,o,gate,up,down of every block in place by the method's layers (full and galore
-    keep them dense).
+    """Replace q,k,v,o,gate,up,down of every block in place by the method's layers (full, galore
+    and apollo keep them dense).
 
     Each new layer's support seed derives from (seed, its module name), never from construction
     order. device/dtype default to those of the linear being replaced.

@@ -27,6 +27,8 @@ export function defaultPlanOptions(config: ModelConfig, overrides: Partial<PlanO
     galoreRank,
     galoreUpdateGap: config.name === 'llama_7b' ? 500 : 200,
     galoreScale: 0.25,
+    supportUpdateEvery: 0,
+    supportUpdateFraction: 0.1,
     optimizer: 'adamw',
     perLayer: false,
     precision: 'bf16',

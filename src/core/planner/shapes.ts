@@ -27,6 +27,8 @@ export interface TensorSpec {
   trainable: boolean;
   /** For a full-rank linear weight under GaLore: the matrix shape the projector works on. */
   galoreMatrix?: { m: number; n: number };
+  /** For a full-rank linear weight under APOLLO: the matrix shape and the rank of its random projection. */
+  apolloMatrix?: { m: number; n: number; rank: number };
 }
 
 export interface MethodShape {

@@ -22,6 +22,11 @@ export function optimizerStateTensors(t: TensorSpec, o: PlanOptions): Array<[num
     if (o.optimizer === 'adam8bit') return [step, [g.moment * p, false], ...adam8bitStates(g.moment), [g.projector * p, true]];
     return [step, [g.moment * p, false], [g.moment * p, false], [g.projector * p, true]];
   }
+  if (t.apolloMatrix) {
+    // APOLLO: low-rank moments, the seeded random projection and the norm limiter's 0-dim tensor.
+    const g = galoreShapes(t.apolloMatrix.m, t.apolloMatrix.n, t.apolloMatrix.rank);
+    return [step, [g.moment * p, false], [g.moment * p, false], [g.projector * p, true], [p, false]];
+  }
   if (o.optimizer === 'adam8bit') return adam8bitStates(t.numel);
   return [step, [t.numel * p, false], [t.numel * p, false]];
 }

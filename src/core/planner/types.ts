@@ -25,6 +25,10 @@ export interface PlanOptions {
   /** GaLore projector refresh period (steps); it changes the peak only on refresh steps (SVD workspace). */
   galoreUpdateGap: number;
   galoreScale: number;
+  /** SLTrain dynamic support: updates between support updates (0: fixed support). */
+  supportUpdateEvery: number;
+  /** SLTrain dynamic support: fraction of each layer's support replaced at an update. */
+  supportUpdateFraction: number;
   optimizer: Optimizer;
   perLayer: boolean;
   precision: Precision;
