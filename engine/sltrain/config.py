@@ -270,6 +270,12 @@ def linear_shapes(model_cfg: LlamaConfig) -> list[tuple[str, int, int]]:
     ]
 
 
+def default_rank(model_cfg: LlamaConfig) -> int:
+    """Rank for a config that is not a preset: hidden/4, capped at the narrowest block linear (the
+    k/v width of a grouped-query model, e.g. 128 for Qwen2.5-0.5B), which no rank may exceed."""
+    return max(1, min(model_cfg.hidden_size // 4, *(min(o, i) for _, o, i in linear_shapes(model_cfg))))
+
+
 def method_defaults(preset_name: str, method: str = "sltrain") -> dict[str, Any]:
     """MethodConfig fields the papers use for a preset (rank, delta, alpha; GaLore's own rank/gap)."""
     name = _preset_name(preset_name)

@@ -17,7 +17,7 @@ from dataclasses import asdict, field, fields, make_dataclass
 from pathlib import Path
 
 from . import methods
-from .config import PRESETS, LlamaConfig, MethodConfig, _preset_name, load_model_config, method_defaults
+from .config import PRESETS, LlamaConfig, MethodConfig, _preset_name, default_rank, load_model_config, method_defaults
 from .dist import resolve_device
 from .errors import ConfigError
 from .limits import RUN as LIMITS, max_threads, read_json_file
@@ -119,7 +119,7 @@ def fill_defaults(cfg: RunConfig, world: int = 1) -> RunConfig:
         md = method_defaults(preset, cfg.method)
     else:
         training = {"lr": 0.003, "steps": 1000, "warmup": 100, "seq_len": 256}
-        md = {"rank": max(1, model_cfg.hidden_size // 4), "delta": 0.03, "alpha": 32.0}
+        md = {"rank": default_rank(model_cfg), "delta": 0.03, "alpha": 32.0}
     defaults = {
         "rank": md["rank"], "delta": md["delta"], "alpha": md["alpha"],
         "galore_update_gap": md.get("galore_update_gap", 200),

@@ -2,6 +2,8 @@
 logits and loss (fp32, random weights, small configs), parameter counts (theirs built on the meta
 device), the seven block linears under every method with their biases dense, and refusals."""
 
+import json
+
 import pytest
 import torch
 
@@ -169,3 +171,17 @@ def test_published_config_defaults_follow_transformers():
     assert q2.qkv_bias and not q2.o_bias
     l3 = llama_config_from_dict({**BASE, "eos_token_id": [1, 2], "bos_token_id": 0, "pad_token_id": None}, "c")
     assert l3.eos_token_id == [1, 2] and l3.pad_token_id == -1
+
+
+def test_a_published_config_file_gets_a_rank_its_narrowest_linear_allows(tmp_path):
+    """Qwen2.5-0.5B's k/v projections are 128 wide: hidden/4 = 224 would be refused as a rank."""
+    from sltrain import runconfig
+    from sltrain.config import default_rank
+
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(PRESETS["qwen2.5_0.5b"]["config"]))
+    cfg = runconfig.RunConfig()
+    cfg.model = str(path)
+    cfg = runconfig.fill_defaults(cfg)
+    assert cfg.rank == default_rank(load_model_config(str(path))) == 128
+    cfg.method_config().validate(load_model_config(str(path)))  # accepted as it stands
