@@ -50,6 +50,31 @@ test('stop and folder buttons post typed messages', async () => {
   assert.deepEqual(msgs.slice(-2), [{ type: 'stop', runId: 'r2' }, { type: 'revealRun', runId: 'r2' }]);
 });
 
+test('tracker links: open only for http(s) pages, folder only for runs on this machine, copy the command', async () => {
+  const trackers = [
+    { name: 'wandb', url: 'https://wandb.ai/me/sltrain/runs/abc' },
+    { name: 'mlflow', url: 'javascript:alert(1)', command: 'mlflow ui --backend-store-uri file:///r/mlruns' },
+    { name: 'tensorboard', path: '/r/tensorboard', command: 'tensorboard --logdir /r/tensorboard' },
+  ];
+  await send(page, { type: 'snapshot', runs: [snapshot({ id: 'r3', name: 'tracked', status: 'running', local: true, trackers }, 5)] });
+  await page.waitForSelector('.run .tracker[data-tracker="tensorboard"]');
+  assert.deepEqual(await page.$$eval('.run .tracker .tracker-name', (els) => els.map((e) => e.textContent)), ['W&B', 'MLflow', 'TensorBoard']);
+  assert.equal(await page.locator('.tracker[data-tracker="mlflow"] button.tracker-open').count(), 0, 'no link for a non-http address');
+  await page.click('.tracker[data-tracker="wandb"] button.tracker-open');
+  await page.click('.tracker[data-tracker="tensorboard"] button.tracker-reveal');
+  await page.click('.tracker[data-tracker="tensorboard"] button.tracker-copy');
+  assert.deepEqual((await posted(page)).slice(-3), [
+    { type: 'tracker', runId: 'r3', name: 'wandb', action: 'open' },
+    { type: 'tracker', runId: 'r3', name: 'tensorboard', action: 'reveal' },
+    { type: 'tracker', runId: 'r3', name: 'tensorboard', action: 'copy' },
+  ]);
+  // A remote run's folder is on its host: shown, not revealed.
+  await send(page, { type: 'snapshot', runs: [snapshot({ id: 'r4', name: 'remote', status: 'running', local: false, trackers }, 5)] });
+  await page.waitForSelector('.run[data-run-id="r4"] .tracker[data-tracker="tensorboard"]');
+  assert.equal(await page.locator('.tracker[data-tracker="tensorboard"] button.tracker-reveal').count(), 0);
+  assert.equal(await page.getAttribute('.tracker[data-tracker="tensorboard"]', 'title'), 'on the host: /r/tensorboard');
+});
+
 test('100k points: snapshot and live appends (times printed), compare overlay, screenshot', async () => {
   const n = 100_000;
   const big = snapshot({ id: 'big', name: 'sltrain r=128', status: 'running', totalSteps: 200_000, predictedPeakBytes: 5.6e9, device: 'cuda:0' }, n);
