@@ -1,10 +1,10 @@
-// Which backend serves a run: this machine, or the SSH / multi-node backends (src/core/ssh/backend.ts,
-// owned separately and loaded only when present so local launch never depends on it).
+// The backends the target registry (targets.ts) hands out: this machine, or the SSH / multi-node
+// backends (src/core/ssh/backend.ts, loaded only when present so local launch never depends on it).
 import { LocalBackend } from './localBackend';
 import { withPythonPath } from './environment';
 import { escapeLines } from '../events/escape';
 import type { GpuSample, HostKeyConsent, Logger, SecretStore, SshDeps } from '../ssh/deps';
-import type { RunBackend, RunTarget } from './types';
+import type { RunBackend } from './types';
 
 export interface BackendContext {
   /** The run store's root (`.sltrain/runs` or the configured runs directory). */
@@ -47,15 +47,20 @@ function loadRemoteFactory(kind: 'ssh' | 'multinode'): Factory | undefined {
   return typeof fn === 'function' ? (fn as Factory) : undefined;
 }
 
-export function backendFor(target: RunTarget, ctx: BackendContext): RunBackend {
-  if (target.kind === 'local') return createLocalBackend(ctx);
-  const factory = loadRemoteFactory(target.kind);
+/** What remote backends ask of their host: the editor's (ctx.remote) or the CLI's. */
+export function remoteDeps(ctx: BackendContext): { secrets: SecretStore; consent: HostKeyConsent; logger: Logger; samples?: (sample: GpuSample) => void } {
+  return ctx.remote ?? cliRemoteDeps();
+}
+
+/** The backend of one SSH host or of several hosts under torchrun (the targets registry picks it). */
+export function sshBackend(kind: 'ssh' | 'multinode', ctx: BackendContext): RunBackend {
+  const factory = loadRemoteFactory(kind);
   if (!factory) {
     throw new RemoteUnavailableError(
-      `Remote launch is not available in this build (no ${target.kind === 'ssh' ? 'SSH' : 'multi-node'} backend). Launch on this machine instead.`,
+      `Remote launch is not available in this build (no ${kind === 'ssh' ? 'SSH' : 'multi-node'} backend). Launch on this machine instead.`,
     );
   }
-  return factory({ ...(ctx.remote ?? cliRemoteDeps()), engineDir: ctx.engineDir, localRunsDir: ctx.runsDir });
+  return factory({ ...remoteDeps(ctx), engineDir: ctx.engineDir, localRunsDir: ctx.runsDir });
 }
 
 /** Without an editor: no stored secrets (keys come from the agent or files) and no interactive consent. */

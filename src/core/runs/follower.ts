@@ -7,6 +7,7 @@ import { EventStreamParser } from '../events/parser';
 import type { EngineEvent, ParseStats, SkippedLine } from '../events/types';
 import { EVENTS_FILE } from './runFiles';
 import type { RunBackend, RunRecord } from './types';
+import { targetKind } from './targets';
 
 export interface FollowResult {
   /** Resume offset: just after the last complete line received. */
@@ -22,7 +23,7 @@ export class UnsafeEventsFileError extends Error {}
  * stream zeros forever, a FIFO would block the reader, a link elsewhere would read another file.
  */
 async function checkEventsFile(record: RunRecord): Promise<void> {
-  if (record.target.kind !== 'local') return;
+  if (!targetKind(record.target).runsHere) return;
   const path = join(record.localDir, EVENTS_FILE);
   const st = await lstat(path).catch(() => undefined);
   if (st && !st.isFile()) {

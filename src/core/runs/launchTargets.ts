@@ -1,13 +1,15 @@
 // Where a launch goes, as the editor offers it: this machine, one host from the `sltrain.hosts` setting
 // or a ~/.ssh/config alias, several hosts under torchrun, or "add a host first". Pure: the extension
 // reads the setting and the config file and shows the picks; this turns them into a RunTarget.
-import type { HostSpec, RunTarget } from './types';
+import type { ClusterSpec, HostSpec, RunTarget } from './types';
 
 export type TargetChoice =
   | { kind: 'local' }
   | { kind: 'host'; host: HostSpec; source: 'settings' | 'ssh-config' }
   | { kind: 'several'; hosts: HostSpec[] }
-  | { kind: 'addHost' };
+  | { kind: 'cluster'; cluster: ClusterSpec }
+  | { kind: 'addHost' }
+  | { kind: 'addCluster' };
 
 export interface SettingsHosts {
   hosts: HostSpec[];
@@ -85,9 +87,10 @@ export function aliasHost(alias: string, localUser: string): HostSpec {
 
 /**
  * The picks in order: this machine, the settings' hosts, config aliases not already in the settings
- * (by name or by host), "several hosts" when there are at least two, and "add a host".
+ * (by name or by host), "several hosts" when there are at least two, the Slurm clusters and "add a
+ * host" (the editor offers "add a Slurm cluster" after it).
  */
-export function targetChoices(settings: HostSpec[], aliases: string[], localUser: string): TargetChoice[] {
+export function targetChoices(settings: HostSpec[], aliases: string[], localUser: string, clusters: ClusterSpec[] = []): TargetChoice[] {
   const taken = new Set(settings.flatMap((h) => [h.name, h.host]));
   const hosts: TargetChoice[] = [
     ...settings.map((host): TargetChoice => ({ kind: 'host', host, source: 'settings' })),
@@ -95,7 +98,8 @@ export function targetChoices(settings: HostSpec[], aliases: string[], localUser
       .map((a): TargetChoice => ({ kind: 'host', host: aliasHost(a, localUser), source: 'ssh-config' })),
   ];
   const all = hosts.flatMap((c) => (c.kind === 'host' ? [c.host] : []));
-  return [{ kind: 'local' }, ...hosts, ...(all.length >= 2 ? [{ kind: 'several' as const, hosts: all }] : []), { kind: 'addHost' }];
+  return [{ kind: 'local' }, ...hosts, ...(all.length >= 2 ? [{ kind: 'several' as const, hosts: all }] : []),
+    ...clusters.map((cluster): TargetChoice => ({ kind: 'cluster', cluster })), { kind: 'addHost' }];
 }
 
 /** Validation message for the processes-per-node box, or undefined when it is fine. */
@@ -119,27 +123,12 @@ export function targetFor(choice: TargetChoice, chosen: HostSpec[] = [], nprocTe
       if (problem) throw new Error(problem);
       return { kind: 'multinode', hosts: chosen, nprocPerNode: Number(nprocText.trim()) };
     }
+    case 'cluster':
+      return { kind: 'slurm', cluster: choice.cluster };
     case 'addHost':
-      throw new Error('"Add GPU host" is a step before choosing a target, not a target.');
+    case 'addCluster':
+      throw new Error(`"${choice.kind === 'addHost' ? 'Add GPU host' : 'Add Slurm cluster'}" is a step before choosing a target, not a target.`);
   }
 }
 
-export function hostAddress(h: HostSpec): string {
-  return `${h.user}@${h.host}${h.port === 22 ? '' : `:${h.port}`}`;
-}
-
-/** One line for the confirm dialog: where the engine runs. */
-export function describeTarget(t: RunTarget): string {
-  const torchrun = t.kind !== 'multinode' && (t.nprocPerNode ?? 1) > 1 ? ` with torchrun, ${t.nprocPerNode} processes` : '';
-  if (t.kind === 'local') return `this machine${torchrun}`;
-  if (t.kind === 'ssh') return (t.host.name === t.host.host ? t.host.name : `${t.host.name} (${hostAddress(t.host)})`) + torchrun;
-  const p = t.nprocPerNode === 1 ? '1 process' : `${t.nprocPerNode} processes`;
-  return `${t.hosts.length} hosts with torchrun (${t.hosts.map((h) => h.name).join(', ')}), ${p} per node`;
-}
-
-/** Where the run directory goes on the executing host (rank 0's for torchrun), for the confirm dialog. */
-export function remoteRunDirHint(t: RunTarget): string | undefined {
-  if (t.kind === 'local') return undefined;
-  const h = t.kind === 'ssh' ? t.host : t.hosts[0];
-  return `${h.name}:${h.workDir ?? '~/.sltrain'}/runs/<run id>`;
-}
+export { describeTarget, hostAddress, remoteRunDirHint } from './targets';

@@ -9,8 +9,9 @@ import type { LaunchSpec, RunBackend, RunRecord, RunStatus } from './types';
 import { systemClock, systemProcessControl, type Clock, type ProcessControl } from './system';
 import {
   EVENTS_FILE, EXIT_BUSY, LOCK_FILE, LOG_FILE, PID_FILE, STOP_REQUESTED_FILE, exists, readEndStatus, readExitCode,
-  readSmallFile, statusFromExit,
+  readSmallFile,
 } from './runFiles';
+import { decideStatus } from './runModel';
 import { runOwnership } from './ownership';
 import { withProcesses, processesPerHost } from './processes';
 import { StopRefusedError } from './runErrors';
@@ -113,17 +114,16 @@ export class LocalBackend implements RunBackend {
   }
 
   async status(record: RunRecord): Promise<RunStatus> {
-    if (await this.isRunning(record)) return 'running';
-    const code = await readExitCode(record.dir);
-    const stopRequested = await exists(join(record.dir, STOP_REQUESTED_FILE));
-    const end = await readEndStatus(join(record.dir, EVENTS_FILE));
-    if (end) return end;
-    if (code !== undefined) return statusFromExit(code, stopRequested);
-    if (record.pgid === undefined) return record.status === 'starting' ? 'failed' : 'unknown';
-    // A record naming a process that is not this run's says nothing about the run.
-    if (runOwnership(this.proc, record, this.options.runsDir).state === 'foreign') return 'unknown';
-    // Dead without an exit code: SIGKILLed (by stop or by the OS) or the machine rebooted.
-    return stopRequested ? 'stopped' : 'failed';
+    const foreign = record.pgid !== undefined && runOwnership(this.proc, record, this.options.runsDir).state === 'foreign';
+    return decideStatus({
+      alive: await this.isRunning(record),
+      launched: record.pgid !== undefined,
+      foreign,
+      starting: record.status === 'starting',
+      exitCode: await readExitCode(record.dir),
+      end: await readEndStatus(join(record.dir, EVENTS_FILE)),
+      stopRequested: await exists(join(record.dir, STOP_REQUESTED_FILE)),
+    });
   }
 
   async stop(record: RunRecord, graceMs: number): Promise<void> {

@@ -2,13 +2,58 @@
 // several SSH hosts under torchrun). The run store, the CLI and the extension only talk to RunBackend,
 // so a remote run is handled exactly like a local one.
 
-export type RunStatus = 'starting' | 'running' | 'completed' | 'failed' | 'stopped' | 'unknown';
+// `queued`: accepted by a batch scheduler (Slurm) and waiting for its allocation, or requeued.
+export type RunStatus = 'starting' | 'queued' | 'running' | 'completed' | 'failed' | 'stopped' | 'unknown';
 
 /** Where a run executes. `kind: 'local'` is this machine; nprocPerNode > 1 runs torchrun on each host. */
 export type RunTarget =
   | { kind: 'local'; nprocPerNode?: number }
   | { kind: 'ssh'; host: HostSpec; nprocPerNode?: number }
-  | { kind: 'multinode'; hosts: HostSpec[]; nprocPerNode: number };
+  | { kind: 'multinode'; hosts: HostSpec[]; nprocPerNode: number }
+  | { kind: 'slurm'; cluster: ClusterSpec };
+
+/**
+ * A Slurm cluster: its login node (over SSH, or this machine when `login` is absent) and the
+ * allocation a run asks for. Every string reaches sbatch as one literal argument.
+ */
+export interface ClusterSpec {
+  name: string;
+  /** The login node; absent: this machine is the login node (`local`). */
+  login?: HostSpec;
+  partition?: string;
+  account?: string;
+  qos?: string;
+  /** sbatch's --time (`MINUTES`, `H:MM:SS`, `D-HH[:MM[:SS]]`). */
+  time?: string;
+  nodes: number;
+  gpusPerNode: number;
+  /** Lines added to the job script as `#SBATCH …` directives (each one line, starting with `--`). */
+  sbatchLines?: string[];
+  /** Shell lines run on the compute node before the engine (e.g. `module load cuda`). */
+  setupLines?: string[];
+  /** Interpreter with torch on the compute nodes (after the set-up lines); default python3. */
+  python?: string;
+  /** Folder on the cluster's shared file system for engine copies and run folders (default ~/.sltrain). */
+  workDir?: string;
+  /** Requeue a job that reaches its time limit or is preempted, resuming from its newest checkpoint (default on). */
+  requeue?: boolean;
+}
+
+/** What the scheduler says about a run's job, as shown next to its status. */
+export interface SchedulerInfo {
+  jobId: string;
+  /** Slurm's state (PENDING, RUNNING, COMPLETED, FAILED, TIMEOUT, CANCELLED, PREEMPTED, REQUEUED, …). */
+  state?: string;
+  /** Why a pending job waits (Priority, Resources, JobHeldUser, …). */
+  reason?: string;
+  /** The scheduler's expected start of a pending job (ISO time), when it has one. */
+  expectedStart?: string;
+  nodes?: string;
+  exitCode?: number;
+  restarts?: number;
+  /** Last log lines of a failed job. */
+  logTail?: string;
+}
 
 /** One SSH host, as resolved from settings / ~/.ssh/config / `user@host:port`. Never holds a secret. */
 export interface HostSpec {
@@ -51,6 +96,8 @@ export interface RunRecord {
   startTime?: string;
   status: RunStatus;
   predictedPeakBytes?: number;
+  /** Batch-scheduled runs: the job and what the scheduler said last. */
+  scheduler?: SchedulerInfo;
 }
 
 /** A launch target. Every method is safe to call again after a crash or a dropped connection. */
@@ -76,4 +123,6 @@ export interface RunBackend {
    * the host cannot tell yet. Launches are idempotent by run id, so this never starts anything.
    */
   reconcile?(record: RunRecord): Promise<RunRecord>;
+  /** Batch schedulers: the job's state, reason, expected start, nodes, exit code and log tail. */
+  scheduler?(record: RunRecord): Promise<SchedulerInfo | undefined>;
 }

@@ -7,6 +7,7 @@ import { RunModel, type ModelDelta } from './runModel';
 import type { RunStore } from './store';
 import { emptyEvalColumns, emptyStepColumns } from '../../webviewApi/protocol/runview';
 import type { RunBackend, RunRecord, RunStatus } from './types';
+import { targetKind } from './targets';
 
 export interface RunUpdate {
   id: string;
@@ -65,7 +66,7 @@ export class RunWatcher {
       out.push({ ...r, status });
       // "unknown" on a remote target means its host did not answer just now, not that the run is gone:
       // follow it anyway, since the SSH follower reconnects with backoff and resumes when the host is back.
-      if (status === 'running' || (status === 'unknown' && r.target.kind !== 'local')) this.watch({ ...r, status });
+      if (status === 'running' || status === 'queued' || (status === 'unknown' && !targetKind(r.target).runsHere)) this.watch({ ...r, status });
     }
     this.fireChange();
     return out;
@@ -162,12 +163,18 @@ export class RunWatcher {
     // A launch still starting is the launcher's to complete (or reattach's to reconcile), not a status to poll.
     if (TERMINAL.includes(record.status) || record.status === 'starting') return record.status;
     let status: RunStatus;
+    let scheduler = record.scheduler;
     try {
-      status = await this.backendFor(record).status(record);
+      const backend = this.backendFor(record);
+      status = await backend.status(record);
+      // A batch job's state, reason, expected start and nodes go with the record to every view.
+      if (backend.scheduler) scheduler = await backend.scheduler(record);
     } catch {
       return record.status;
     }
-    if (status !== record.status) await this.store.save({ ...record, status }).catch(() => undefined);
+    if (status !== record.status || JSON.stringify(scheduler) !== JSON.stringify(record.scheduler)) {
+      await this.store.save({ ...record, status, ...(scheduler ? { scheduler } : {}) }).catch(() => undefined);
+    }
     return status;
   }
 

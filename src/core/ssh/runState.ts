@@ -1,13 +1,15 @@
-// Turns stateScript output into a RunStatus. The engine's own `end` event wins over the exit code
-// (it knows "stopped" from "failed"); a stop we requested explains a job killed before it could write one.
+// Turns stateScript output into the facts decideStatus judges. The engine's own `end` event wins over the
+// exit code (it knows "stopped" from "failed"); a stop we requested explains a job killed before it could write one.
 import type { RunStatus } from '../runs/types';
+import { decideStatus } from '../runs/runModel';
+import type { EndStatus } from '../events/types';
 
 export interface RemoteState {
   status: RunStatus;
   exitCode?: number;
 }
 
-function lastEndStatus(lines: string[]): RunStatus | undefined {
+function lastEndStatus(lines: string[]): EndStatus | undefined {
   for (const line of [...lines].reverse()) {
     try {
       const ev = JSON.parse(line) as { event?: unknown; status?: unknown };
@@ -24,14 +26,15 @@ function lastEndStatus(lines: string[]): RunStatus | undefined {
 export function parseRemoteState(output: string): RemoteState {
   const [head = '', ...rest] = output.split('\n');
   const end = lastEndStatus(rest.filter((l) => l.trim() !== ''));
-  if (head === 'alive') return { status: 'running' };
-  if (head === 'stopped') return { status: 'stopped' };
-  if (head === 'missing') return { status: 'unknown' };
-  if (head === 'vanished') return { status: end ?? 'failed' };
   const m = /^exit (-?\d+)$/.exec(head.trim());
-  if (!m) return { status: 'unknown' };
-  const exitCode = Number(m[1]);
-  return { status: end ?? (exitCode === 0 ? 'completed' : 'failed'), exitCode };
+  const exitCode = m ? Number(m[1]) : undefined;
+  // Anything else the script never prints: nothing can be said.
+  if (!m && !['alive', 'stopped', 'missing', 'vanished'].includes(head)) return { status: 'unknown' };
+  const status = decideStatus({
+    alive: head === 'alive', launched: head !== 'missing', stopRequested: head === 'stopped',
+    ...(head === 'alive' ? {} : { end }), ...(exitCode !== undefined ? { exitCode } : {}),
+  });
+  return { status, ...(exitCode !== undefined ? { exitCode } : {}) };
 }
 
 export function isFinished(status: RunStatus): boolean {

@@ -5,7 +5,7 @@
 
 import { STEP_METRICS, type StepMetricKey } from '../../core/events/stepMetrics';
 
-export type RunViewStatus = 'starting' | 'running' | 'completed' | 'failed' | 'stopped' | 'unknown';
+export type RunViewStatus = 'starting' | 'queued' | 'running' | 'completed' | 'failed' | 'stopped' | 'unknown';
 
 /**
  * Per-step metrics, one entry per `step` event, all arrays the same length: one column per metric of
