@@ -2,9 +2,12 @@
 import { spawnSync } from 'node:child_process';
 import { join, resolve } from 'node:path';
 import { parseArgs, UsageError, type FlagSpec } from './args';
-import { backendFor, RemoteUnavailableError, type BackendContext } from '../core/runs/backends';
+import { RemoteUnavailableError, type BackendContext } from '../core/runs/backends';
+import { backendFor, previewLaunch, targetKind, targetWhere } from '../core/runs/targets';
+import { slurmTarget, SLURM_FLAGS, SLURM_USAGE } from './slurmArgs';
+import { schedulerLine } from '../core/runs/slurm/state';
 import { checkEnvironment, pythonCandidates, systemCommandRunner } from '../core/runs/environment';
-import { escapeControls, terminalJson } from '../core/events/escape';
+import { escapeControls, escapeLines, terminalJson } from '../core/events/escape';
 import { followRun, UnsafeEventsFileError } from '../core/runs/follower';
 import { formatEventLine, formatSkippedLine, tableHeader } from '../core/runs/format';
 import { findProductDir } from '../core/runs/productDir';
@@ -22,7 +25,9 @@ export type RunsCommand = 'launch' | 'attach' | 'stop' | 'runs' | 'report';
 const TRACKERS = itemsOf('report_to');
 
 const USAGE: Record<RunsCommand, string> = {
-  launch: 'usage: sltrain launch [--host NAME|user@host[:port]] [--identity FILE] [--nodes H1,H2,...] [--nproc-per-node N] [--python PY] [--detach] [--json] -- ENGINE_ARGS...\n  --python: the interpreter with torch (here, or on the host/nodes); default: the engine venv, else python3',
+  launch: 'usage: sltrain launch [--host NAME|user@host[:port]] [--identity FILE] [--nodes H1,H2,...] [--nproc-per-node N] [--python PY] [--detach] [--json] -- ENGINE_ARGS...\n'
+    + `${SLURM_USAGE}\n`
+    + '  --python: the interpreter with torch (here, or on the host/nodes/compute nodes); default: the engine venv, else python3',
   attach: 'usage: sltrain attach RUN [--json]',
   stop: 'usage: sltrain stop RUN [--grace SECONDS]',
   runs: 'usage: sltrain runs [--json]',
@@ -33,6 +38,7 @@ const FLAGS: Record<RunsCommand, Record<string, FlagSpec>> = {
   launch: {
     host: { type: 'string' }, identity: { type: 'string' }, nodes: { type: 'string' }, python: { type: 'string' },
     'nproc-per-node': { type: 'number', integer: true, min: 1, max: 1024 }, detach: { type: 'bool' }, json: { type: 'bool' }, help: { type: 'bool' },
+    ...SLURM_FLAGS,
   },
   attach: { json: { type: 'bool' }, help: { type: 'bool' } },
   stop: { grace: { type: 'number', min: 0, max: 86_400 }, help: { type: 'bool' } },
@@ -102,6 +108,8 @@ function hostSpec(text: string, identity: string | undefined, python: string | u
 }
 
 function targetFrom(flags: Map<string, string | number | boolean>): RunTarget {
+  const slurm = slurmTarget(flags, process.env.USER ?? 'root');
+  if (slurm) return slurm;
   const identity = typeof flags.get('identity') === 'string' ? String(flags.get('identity')) : undefined;
   const python = typeof flags.get('python') === 'string' ? String(flags.get('python')) : undefined;
   const nodes = flags.get('nodes');
@@ -128,7 +136,7 @@ async function launch(flags: Map<string, string | number | boolean>, engineArgs:
   const json = flags.get('json') === true;
   const target = targetFrom(flags);
   let python = 'python3';
-  if (target.kind === 'local') {
+  if (targetKind(target).localPython) {
     const found = await localPython(flags);
     if (!found) return 1;
     python = found;
@@ -137,11 +145,14 @@ async function launch(flags: Map<string, string | number | boolean>, engineArgs:
   const store = new RunStore(ctx.runsDir);
   const backend = backendFor(target, ctx);
   const spec: LaunchSpec = { id: newRunId(Date.now()), name: runName(engineArgs), target, engineArgs };
+  // A batch job's script is shown before it is submitted (and saved in the run folder).
+  const preview = previewLaunch(target, spec);
+  if (preview && !json) err(`job script (saved as job.sbatch in the run folder):\n${escapeLines(preview)}`);
   // Saved before the start and completed after it: a crash or a dropped link in between leaves a
   // "starting" record that `runs`, `attach` and `stop` reconcile with the host (launches are
   // idempotent by run id, so the host never holds a run this store does not know of).
   await store.save({
-    id: spec.id, name: spec.name, target, engineArgs, dir: target.kind === 'local' ? store.dirFor(spec.id) : '',
+    id: spec.id, name: spec.name, target, engineArgs, dir: targetKind(target).runsHere ? store.dirFor(spec.id) : '',
     localDir: store.dirFor(spec.id), createdAt: Date.now(), status: 'starting',
   });
   let record: RunRecord;
@@ -239,7 +250,10 @@ async function follow(store: RunStore, record: RunRecord, json: boolean, ctx: Ba
     return 130;
   }
   const status = await backend.status(record);
-  await store.save({ ...record, status });
+  const scheduler = backend.scheduler ? await backend.scheduler(record) : undefined;
+  await store.save({ ...record, status, ...(scheduler ? { scheduler } : {}) });
+  if (scheduler) err(escapeLines(`${schedulerLine(scheduler)}${scheduler.logTail ? `; last log lines:\n${scheduler.logTail}` : ''}`));
+  if (scheduler?.exitCode !== undefined && status === 'failed') return scheduler.exitCode || 1;
   if (!end) err(`run ${id} ended ${status} without an end event; see ${escapeControls(join(record.localDir, 'log'))}`);
   const code = await readExitCode(record.localDir);
   return code ?? (status === 'completed' || status === 'stopped' ? 0 : 1);
@@ -300,9 +314,11 @@ async function list(json: boolean): Promise<number> {
       const backend = backendFor(r.target, ctx);
       r = await reconciled(store, backend, stored);
       status = await backend.status(r);
+      const scheduler = backend.scheduler ? await backend.scheduler(r) : undefined;
+      if (scheduler) r = { ...r, scheduler };
       // "unknown" is what could not be learned now (host down): it never replaces what is known.
       if (status === 'unknown' && r.status !== 'running') status = r.status;
-      else if (status !== r.status && status !== 'unknown') await store.save({ ...r, status });
+      else if ((status !== r.status || scheduler) && status !== 'unknown') await store.save({ ...r, status });
     } catch {
       // A remote run whose backend is unavailable keeps its last known status.
     }
@@ -314,8 +330,8 @@ async function list(json: boolean): Promise<number> {
   }
   if (records.length === 0) out(`no runs in ${ctx.runsDir}`);
   for (const r of records) {
-    const where = r.target.kind === 'local' ? 'local' : r.target.kind === 'ssh' ? r.target.host.name : `${r.target.hosts.length} nodes`;
-    out(escapeControls(`${r.id}  ${r.status.padEnd(9)}  ${where.padEnd(10)}  ${r.name}`));
+    const job = schedulerLine(r.scheduler);
+    out(escapeControls(`${r.id}  ${r.status.padEnd(9)}  ${targetWhere(r.target).padEnd(10)}  ${r.name}${job ? `  [${job}]` : ''}`));
   }
   return 0;
 }
