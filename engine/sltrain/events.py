@@ -11,6 +11,8 @@ Events and their fields:
                bytes on CUDA, resident set size now / peak on the CPU)
   eval        step, loss, ppl  (token-weighted mean over the fixed held-out set)
   checkpoint  step, path
+  layer_path  in_features, out_features, low_rank, nnz, tokens, dtype, device, path, source, dense_ms,
+              factored_ms  (pathchoice.py: one per distinct SLTrain layer problem)
   warning     message, code
   error       message, code
   end         status (completed | failed | stopped), step

@@ -10,10 +10,11 @@ autograd keeps only x and the factors (A, B, values, indices). Two numerically e
   1.4-2.7× faster fwd+bwd on a 2-core CPU (bench/results/layer_bench_cpu.json), and still
   faster than the dense path at delta 0.1 (1 thread, 1024 tokens: 553 vs 797 ms).
 
-"auto" picks the path with the lower estimated cost (`path_costs`) for the layer's shape, support
-size, token count and device: on the CPU in fp32 small layers (llama_tiny's, 20M's, 60M's 512²)
-run dense and wider ones (60M's MLP, 2048²) factored. Sparse kernels lack bf16/fp16 on the CPU (and
-not all exist on CUDA), so for half types the sparse products run in fp32 and are cast back.
+"auto" takes the path measured faster on this machine (pathchoice.py: both timed fwd+bwd once per
+distinct problem, cached per machine) when the run measures, else the lower estimated cost
+(`path_costs`, also the planner's): a first guess from constants fitted on one CPU. Sparse kernels
+lack bf16/fp16 on the CPU (and not all exist on CUDA), so for half types the sparse products run in
+fp32 and are cast back.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from . import pathchoice
 from .config import INDEX_DTYPES
 from .errors import ConfigError
 
@@ -328,7 +330,7 @@ class SLTrainLinear(nn.Module):
         self.in_features, self.out_features, self.rank = in_features, out_features, rank
         self.delta, self.alpha, self.scale = delta, alpha, alpha / rank
         self.support_seed, self.path = support_seed, path
-        self._auto: dict[tuple[int, str, torch.dtype], str] = {}
+        self._auto: dict[tuple, str] = {}  # (tokens, device, dtype, autocast dtype) -> path
         self.nnz = support_size(out_features, in_features, delta)
         kw = dict(device=device, dtype=dtype)
         self.A = nn.Parameter(torch.empty(rank, in_features, **kw))  # (r, in)
@@ -401,9 +403,11 @@ class SLTrainLinear(nn.Module):
     def _factored(self, x: Tensor) -> bool:
         if self.path != "auto":
             return self.path == "factored"
-        key = (x.numel() // self.in_features, x.device.type, x.dtype)
-        if key not in self._auto:  # one decision per token count, device and dtype
-            self._auto[key] = choose_path(self.in_features, self.out_features, self.rank, self.nnz, *key)
+        cast = _autocast_dtype(x)
+        key = (x.numel() // self.in_features, x.device.type, x.dtype, cast)
+        if key not in self._auto:  # one decision per token count, device, dtype and autocast dtype
+            guess = choose_path(self.in_features, self.out_features, self.rank, self.nnz, *key[:2], cast or x.dtype)
+            self._auto[key] = pathchoice.choose(self, x, cast, guess)
         return self._auto[key] == "factored"
 
     def forward(self, x: Tensor) -> Tensor:

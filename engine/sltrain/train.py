@@ -28,7 +28,7 @@ from pathlib import Path
 
 import torch
 
-from . import checkpoint, data, dist, methods, runconfig, runlock, trackers
+from . import checkpoint, data, dist, methods, pathchoice, runconfig, runlock, trackers
 from .errors import EXIT_BAD_INPUT, EXIT_DIVERGED, EXIT_FAILED, EXIT_OK, ConfigError, MissingDependency
 from .folders import check_writable
 from .events import EventLog, Progress
@@ -93,6 +93,9 @@ class Trainer:
                  device=str(d.device), world_size=d.world, resume=resume)
         for msg in self.warnings:
             log.emit("warning", message=msg, code="tokenizer")
+        # Each SLTrain layer shape's faster path is measured at its first forward (a layer_path event).
+        pathchoice.configure(cfg.out if d.main else None, emit=lambda **f: log.emit(pathchoice.EVENT, **f),
+                             warn=lambda m: log.emit("warning", message=m, code=pathchoice.EVENT))
         if resume:
             self._restore()
         self.ddp = dist.wrap(self.model, d)

@@ -50,7 +50,7 @@ def test_auto_layer_matches_explicit_paths_and_decides_once_per_token_count():
         ys[path] = auto(x)
     torch.testing.assert_close(ys["auto"], ys["dense"])
     torch.testing.assert_close(ys["factored"], ys["dense"])
-    assert list(auto._auto) == [(5, "cpu", torch.float64)]
+    assert list(auto._auto) == [(5, "cpu", torch.float64, None)]
 
 
 def _reference_rmsnorm(x, w, eps):

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from sltrain import train
+from sltrain import pathchoice, train
 from sltrain.schedule import lr_at
 
 ENGINE = Path(__file__).resolve().parents[1]
@@ -27,6 +27,7 @@ FIELDS = {
     "warning": {"message", "code"},
     "error": {"message", "code"},
     "end": {"status", "step"},
+    pathchoice.EVENT: set(pathchoice.EVENT_FIELDS),
 }
 
 
