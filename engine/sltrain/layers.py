@@ -216,11 +216,12 @@ class SLTrainMatmul(torch.autograd.Function):
     """y = x·Wᵀ with W = s·B·A + S; saves x, A, B, values and the support only.
 
     The support is (crow, idx): CSR row offsets and column indices, or crow None and idx the flat
-    row-major positions.
+    row-major positions. `scorer`, when given, is called in backward with (G_y, x) as (T, out) and
+    (T, in): the dynamic support's regrow scores (support_update.SupportScorer).
     """
 
     @staticmethod
-    def forward(ctx, x, A, B, values, crow, idx, s: float, factored: bool):
+    def forward(ctx, x, A, B, values, crow, idx, s: float, factored: bool, scorer=None):
         # Under autocast the matmuls run in the autocast dtype, as nn.Linear's would: x is saved
         # as its cast (like nn.Linear); the fp32 parameters are saved as they are and cast again in
         # backward, so no extra copies outlive the forward.
@@ -228,7 +229,7 @@ class SLTrainMatmul(torch.autograd.Function):
         if ctx.cast is not None:
             x = x.to(ctx.cast)
         ctx.save_for_backward(x, A, B, values, crow, idx)
-        ctx.s, ctx.factored = s, factored
+        ctx.s, ctx.factored, ctx.scorer = s, factored, scorer
         with torch.autocast(x.device.type, enabled=False):
             A, B, values = _cast(A, ctx.cast), _cast(B, ctx.cast), _cast(values, ctx.cast)
             return SLTrainMatmul._forward(x, A, B, values, crow, idx, s, factored)
@@ -267,6 +268,8 @@ class SLTrainMatmul(torch.autograd.Function):
         s = ctx.s
         out_f, in_f = B.shape[0], A.shape[1]
         x2, gy2 = x.reshape(-1, in_f), gy.reshape(-1, out_f)  # (T, in), (T, out)
+        if ctx.scorer is not None:
+            ctx.scorer(gy2, x2)
         sA = A * s  # (r, in)
         need_x, need_A, need_B, need_v = ctx.needs_input_grad[:4]
         gx = gA = gB = gv = None
@@ -281,7 +284,7 @@ class SLTrainMatmul(torch.autograd.Function):
                 gB = gW @ sA.T if need_B else None  # (out, r)
                 gA = (B.T @ gW) * s if need_A else None  # (r, in): A's gradient carries s
                 gv = gW.reshape(-1)[flat].to(values.dtype) if need_v else None
-            return gx, gA, gB, gv, None, None, None, None
+            return gx, gA, gB, gv, None, None, None, None, None
         gyB = gy2 @ B  # (T, r)
         S = gyT = None
         if values is not None and (need_x or need_v):
@@ -310,7 +313,7 @@ class SLTrainMatmul(torch.autograd.Function):
             # Row-contiguous G_yᵀ and column-contiguous x: each sampled entry is one contiguous dot product.
             gv = torch.sparse.sampled_addmm(pattern, gyT, _feature_major(x2, S.dtype).T).values()
             gv = gv.to(values.dtype)
-        return gx, gA, gB, gv, None, None, None, None
+        return gx, gA, gB, gv, None, None, None, None, None
 
 
 class SLTrainLinear(nn.Module):
@@ -318,11 +321,13 @@ class SLTrainLinear(nn.Module):
 
     With delta = 0 there is no `values` parameter and no `indices` buffer (both are None).
     On the meta device nothing is sampled or initialised (used for instant parameter counting).
+    regrow > 0 (a dynamic support, support_update.py) adds the `regrown_indices` buffer: where in
+    `values` the entries regrown at the last support update sit.
     """
 
     def __init__(
         self, in_features: int, out_features: int, rank: int, delta: float, alpha: float, *,
-        support_seed: int, index_dtype: str = "auto", path: str = "auto", device=None, dtype=None,
+        support_seed: int, index_dtype: str = "auto", path: str = "auto", regrow: int = 0, device=None, dtype=None,
     ):
         super().__init__()
         if path not in PATHS:
@@ -336,8 +341,9 @@ class SLTrainLinear(nn.Module):
         self.A = nn.Parameter(torch.empty(rank, in_features, **kw))  # (r, in)
         self.B = nn.Parameter(torch.empty(out_features, rank, **kw))  # (out, r)
         self.index_layout: str | None = None
-        for name in ("crow_indices", "col_indices", "indices"):  # the layout's own are set below
+        for name in ("crow_indices", "col_indices", "indices", "regrown_indices"):  # set below when used
             self.register_buffer(name, None)
+        self.support_scorer = None  # armed by the support updater for one update step
         if self.nnz > 0:
             self.index_layout, idx_dtype = resolve_index_dtype(index_dtype, out_features, in_features)
             self.values = nn.Parameter(torch.empty(self.nnz, **kw))  # (nnz,)
@@ -347,6 +353,9 @@ class SLTrainLinear(nn.Module):
                 self.register_buffer("col_indices", torch.empty(self.nnz, dtype=idx_dtype, device=device))  # (nnz,)
             else:
                 self.register_buffer("indices", torch.empty(self.nnz, dtype=idx_dtype, device=device))  # (nnz,)
+            if regrow > 0:
+                self.register_buffer("regrown_indices",
+                                     torch.zeros(regrow, dtype=row_offset_dtype(self.nnz), device=device))  # (k,)
         else:
             self.values = None
         self.reset_parameters()
@@ -362,6 +371,8 @@ class SLTrainLinear(nn.Module):
             self.values.uniform_(-bound, bound)
             self.set_support(sample_support(self.out_features, self.in_features, self.nnz, self.support_seed,
                                             torch.int64))
+            if self.regrown_indices is not None:
+                self.regrown_indices.zero_()
 
     def _support(self) -> tuple[Tensor | None, Tensor | None]:
         """(crow, idx) as SLTrainMatmul takes them."""
@@ -411,7 +422,8 @@ class SLTrainLinear(nn.Module):
         return self._auto[key] == "factored"
 
     def forward(self, x: Tensor) -> Tensor:
-        return SLTrainMatmul.apply(x, self.A, self.B, self.values, *self._support(), self.scale, self._factored(x))
+        return SLTrainMatmul.apply(x, self.A, self.B, self.values, *self._support(), self.scale, self._factored(x),
+                                   self.support_scorer)
 
     @torch.no_grad()
     def weight_dense(self) -> Tensor:

@@ -204,6 +204,7 @@ def validate(cfg: RunConfig, model_cfg: LlamaConfig, world: int = 1) -> None:
     _check(not (cfg.per_layer and cfg.grad_clip > 0),
            "--grad-clip needs all gradients at once; per-layer updates free each one in backward: drop one of them")
     cfg.method_config().validate(model_cfg)
+    methods.get(cfg.method).validate_run(cfg)
 
 
 class _Parser(argparse.ArgumentParser):

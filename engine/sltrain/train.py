@@ -240,6 +240,7 @@ class Trainer:
             lr = self.lr(self.step)
             for g in self.opt.param_groups:
                 g["lr"] = lr
+            self.method.before_update(self.model, self.opt, self.step, c, self.mcfg)
             t0 = time.perf_counter()
             loss, grad_norm, ntok = self.train_step()
             dt = time.perf_counter() - t0

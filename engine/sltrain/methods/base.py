@@ -68,5 +68,17 @@ class TrainingMethod:
         """Learning rate of update `step` (0-based) for run config `cfg`: warmup, then cosine."""
         return lr_at(step, peak=cfg.lr, warmup=cfg.warmup, total=cfg.steps, min_ratio=cfg.min_lr_ratio)
 
+    #: The method's layers have a sparse support that --support-update-every can move (SLTrain).
+    dynamic_support: bool = False
+
+    def validate_run(self, cfg) -> None:
+        """Refuses run settings (optimizer, sharding, ...) this method cannot train with, naming them."""
+        if cfg.support_update_every and not self.dynamic_support:
+            raise ConfigError(f"--support-update-every moves SLTrain's sparse support; --method {self.name} has "
+                              "none: use --method sltrain or drop --support-update-every")
+
+    def before_update(self, model: nn.Module, optimizer, step: int, cfg, mcfg) -> None:
+        """Called before every optimizer update with `step` = updates done so far."""
+
     def after_update(self, model: nn.Module, optimizer, step: int, cfg, mcfg) -> None:
         """Called after every optimizer update with `step` = updates done so far (ReLoRA merges here)."""

@@ -4,6 +4,7 @@ from .sltrain import SLTrain
 
 class LowRank(SLTrain):
     name = "lowrank"
+    dynamic_support = False  # no sparse part to move
 
     def sparsity(self, mcfg) -> float:
         return 0.0
