@@ -250,9 +250,13 @@ class SLTrainMatmul(torch.autograd.Function):
                 xT = _feature_major(x2, dt)  # (in, T)
                 yT = torch.addmm(B @ ((A * s) @ xT), _csr(values, crow, idx, (out_f, in_f), dt), xT)  # (out, T)
                 y2 = yT.T.contiguous()
-            else:  # half precision: low rank in it, the sparse product in fp32
-                y2 = (x2 @ (A * s).T) @ B.T
-                y2.add_((_csr(values, crow, idx, (out_f, in_f), dt) @ _feature_major(x2, dt)).T)
+            else:
+                # Half precision: x·(sA)ᵀ in it (a rank-r intermediate); B·h and the sparse product
+                # accumulated in fp32 and rounded once, as one fp32 weight would be.
+                h = x2 @ (A * s).T  # (T, r)
+                xT = _feature_major(x2, dt)  # (in, T)
+                yT = torch.addmm(_csr(values, crow, idx, (out_f, in_f), dt) @ xT, B.to(dt), h.T.to(dt))  # (out, T)
+                y2 = yT.T.contiguous().to(x2.dtype)
         return y2.reshape(*x.shape[:-1], out_f)
 
     @staticmethod

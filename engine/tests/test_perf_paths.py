@@ -200,3 +200,26 @@ def test_torch_compile_gives_the_eager_loss_and_gradients():
     torch.testing.assert_close(loss, eager)
     for n, p in model.named_parameters():
         torch.testing.assert_close(p.grad, want[n], rtol=1e-5, atol=1e-6, msg=n)
+
+
+def test_bf16_factored_forward_rounds_once():
+    # Low rank and sparse part summed in fp32 and rounded once: closer to the float64 product of the same
+    # bf16 tensors than rounding the low-rank output to bf16 before adding the sparse part.
+    from sltrain.layers import SLTrainMatmul
+    torch.manual_seed(0)
+    lay = SLTrainLinear(256, 192, 64, 0.05, 64.0, support_seed=1, path="factored", dtype=torch.bfloat16)
+    with torch.no_grad():
+        lay.B.normal_(0, 0.05)
+    x = torch.randn(512, 256, dtype=torch.bfloat16)
+    crow, idx = lay._support()
+    y = SLTrainMatmul.apply(x, lay.A, lay.B, lay.values, crow, idx, lay.scale, True)
+    assert y.dtype == torch.bfloat16
+    W = lay.B.double() @ (lay.A.double() * lay.scale)  # the weight in float64 (weight_dense would round)
+    W.view(-1).index_add_(0, lay.flat_indices(), lay.values.double())
+    ref = x.double() @ W.T
+    h = x @ (lay.A * lay.scale).T
+    S = torch.sparse_csr_tensor(crow.long(), idx.long(), lay.values.float(), (192, 256), check_invariants=True)
+    twice = (h @ lay.B.T).float().add_((S @ x.float().T).T).to(torch.bfloat16)  # the previous arithmetic
+    err_once, err_twice = (y.double() - ref).abs().mean(), (twice.double() - ref).abs().mean()
+    print(f"mean |error| vs float64: rounded once {err_once:.3e}, twice {err_twice:.3e}")
+    assert err_once < 0.9 * err_twice, (err_once, err_twice)
