@@ -14,11 +14,10 @@ from .errors import ConfigError
 
 _TABLE = json.loads(Path(__file__).with_name("families.json").read_text())
 FAMILIES: dict[str, dict[str, Any]] = _TABLE["families"]
-ROPE_TYPES: tuple[str, ...] = tuple(_TABLE["rope_types"])
+ROPE_FIELDS: dict[str, list[str]] = {k: v for k, v in _TABLE["rope_types"].items() if not k.startswith("_")}
+ROPE_TYPES: tuple[str, ...] = tuple(ROPE_FIELDS)
 REFUSED_FIELDS: dict[str, Any] = {k: v for k, v in _TABLE["refused_fields"].items() if not k.startswith("_")}
 QWEN_MAX_WINDOW_LAYERS = _TABLE["qwen_max_window_layers_default"]
-# What each rope type needs beyond "factor" (transformers' names).
-_ROPE_FIELDS = {"llama3": ("low_freq_factor", "high_freq_factor")}
 
 
 def supported() -> str:
@@ -102,8 +101,7 @@ def rope_scaling(raw: dict[str, Any], max_pos: int, source: str) -> dict[str, An
     out: dict[str, Any] = {"rope_type": kind}
     if kind == "default":
         return None
-    needed = ("factor", *_ROPE_FIELDS.get(kind, ()))
-    for key in needed:
+    for key in ROPE_FIELDS[kind]:
         v = rs.get(key)
         if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 < v < math.inf:
             raise ConfigError(f"{source}: {field} of type {kind!r} needs {key!r} as a positive number, got {v!r}")

@@ -122,10 +122,11 @@ def sliding_mask(T: int, window: int, device) -> Tensor | None:
 
 def project(mod: nn.Module, x: Tensor) -> Tensor:
     """A block linear with its bias: nn.Linear adds its own; a factored layer carries a dense `bias`
-    parameter (methods.convert keeps it) that is added here."""
+    parameter (methods.convert keeps it) that is added here, in the output's dtype as nn.Linear
+    under autocast does (an fp32 bias would promote the bf16 output, and all it feeds, to fp32)."""
     y = mod(x)
     b = getattr(mod, "bias", None)
-    return y if b is None or isinstance(mod, nn.Linear) else y + b
+    return y if b is None or isinstance(mod, nn.Linear) else y + b.to(y.dtype)
 
 
 class Attention(nn.Module):

@@ -1,11 +1,14 @@
-// Llama model configs: Hugging Face `config.json` parsing, validation and the bundled presets.
-// The preset table lives in engine/sltrain/presets.json so the engine and the planner can never disagree.
+// Model configs of the supported decoder families (llama, mistral, qwen2, qwen3): Hugging Face
+// `config.json` parsing, validation and the bundled presets. The preset table lives in
+// engine/sltrain/presets.json and the family table in engine/sltrain/families.json, so the engine and
+// the planner can never disagree.
 import presetsJson from '../../engine/sltrain/presets.json';
+import { familyFeatures, familyOf, refusedFieldProblems, resolveHeadDim, type FamilyFeatures } from './families';
 import { MAX_CONFIG_BYTES, MAX_JSON_DEPTH, MODEL_FIELD_LIMITS, type ModelLimitField } from './inputLimits';
 import { jsonDepthOffset, jsonErrorOffset } from './jsonError';
 
-/** The fields of a Hugging Face LlamaConfig that decide parameter counts and memory. */
-export interface ModelConfig {
+/** The fields of a Hugging Face config that decide parameter counts and memory, resolved for its family. */
+export interface ModelConfig extends FamilyFeatures {
   name: string;
   hiddenSize: number;
   intermediateSize: number;
@@ -15,6 +18,8 @@ export interface ModelConfig {
   vocabSize: number;
   maxPositionEmbeddings: number;
   tieWordEmbeddings: boolean;
+  /** Per-head width: head_dim when given (qwen3 defaults to 128), else hiddenSize / numAttentionHeads. */
+  headDim: number;
 }
 
 /** SLTrain defaults a preset carries (the SLTrain scripts' rank/delta/alpha for that size). */
@@ -55,11 +60,17 @@ export function findPreset(spec: string): Preset | undefined {
   return PRESETS.find((p) => p.name === key || p.name === `llama_${key}`);
 }
 
-/** SLTrain defaults for a config that is not a preset: the engine's rule (rank hidden/4, delta 0.03, alpha 32). */
+/**
+ * SLTrain defaults for a config that is not a preset: the engine's rule (sltrain.config.default_rank):
+ * rank hidden/4 capped at the narrowest block linear (the k/v width under grouped-query attention),
+ * delta 0.03, alpha 32.
+ */
 export function defaultsFor(config: ModelConfig): MethodDefaults {
   const exact = PRESETS.find((p) => p.name === config.name);
   if (exact) return exact.defaults;
-  return { rank: Math.max(1, Math.floor(config.hiddenSize / 4)), delta: 0.03, alpha: 32 };
+  const kv = config.numKeyValueHeads * config.headDim;
+  const narrowest = Math.min(kv, config.hiddenSize, config.intermediateSize, config.numAttentionHeads * config.headDim);
+  return { rank: Math.max(1, Math.min(Math.floor(config.hiddenSize / 4), narrowest)), delta: 0.03, alpha: 32 };
 }
 
 const INT_FIELDS: ReadonlyArray<[keyof ModelConfig, string]> = [
@@ -102,19 +113,18 @@ export function parseJsonText(text: string, source: string): unknown {
   }
 }
 
-/** Validates a parsed Hugging Face LlamaConfig object; every problem is reported, one message each. */
+/**
+ * Validates a parsed Hugging Face config of a supported family; every problem is reported, one message
+ * each. A config of another family gets one message naming the supported families and model_type.
+ */
 export function validateLlamaConfig(raw: unknown, name: string): ModelConfig {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
-    throw new ConfigError([{ message: `${name}: a model config must be a JSON object like a Hugging Face LlamaConfig.` }]);
+    throw new ConfigError([{ message: `${name}: a model config must be a JSON object like a Hugging Face config.json.` }]);
   }
   const obj = raw as Record<string, unknown>;
-  const problems: ConfigProblem[] = [];
-  if (obj.model_type !== undefined && obj.model_type !== 'llama') {
-    problems.push({
-      field: 'model_type',
-      message: `${name}: model_type is ${JSON.stringify(obj.model_type)}, but only "llama" models are supported.`,
-    });
-  }
+  const family = familyOf(obj, name);
+  if (typeof family !== 'string') throw new ConfigError([family]);
+  const problems: ConfigProblem[] = refusedFieldProblems(obj, name);
   const ints: Partial<Record<keyof ModelConfig, number>> = {};
   const readInt = (key: keyof ModelConfig, field: string, optional: boolean): void => {
     const v = obj[field];
@@ -143,12 +153,8 @@ export function validateLlamaConfig(raw: unknown, name: string): ModelConfig {
   const h = ints.hiddenSize;
   const heads = ints.numAttentionHeads;
   const kv = ints.numKeyValueHeads ?? heads;
-  if (h !== undefined && heads !== undefined && h % heads !== 0) {
-    problems.push({
-      field: 'num_attention_heads',
-      message: `${name}: num_attention_heads (${heads}) must divide hidden_size (${h}).`,
-    });
-  }
+  const headDimValue = resolveHeadDim(obj, family, h, heads, MODEL_FIELD_LIMITS.hidden_size, name, problems);
+  const features = familyFeatures(obj, family, ints.numHiddenLayers, name, problems);
   if (heads !== undefined && kv !== undefined && heads % kv !== 0) {
     problems.push({
       field: 'num_key_value_heads',
@@ -166,6 +172,8 @@ export function validateLlamaConfig(raw: unknown, name: string): ModelConfig {
     vocabSize: ints.vocabSize!,
     maxPositionEmbeddings: ints.maxPositionEmbeddings ?? 2048,
     tieWordEmbeddings: tie === true,
+    headDim: headDimValue!,
+    ...features,
   };
 }
 
@@ -175,7 +183,7 @@ export function parseLlamaConfigText(text: string, name: string): ModelConfig {
 }
 
 export function headDim(c: ModelConfig): number {
-  return c.hiddenSize / c.numAttentionHeads;
+  return c.headDim;
 }
 
 // Defined last: building the presets runs the validator above.

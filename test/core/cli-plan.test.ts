@@ -62,7 +62,7 @@ describe('sltrain plan', () => {
   const bad: Array<[string, string[], RegExp]> = [
     ['unknown preset', ['--model', 'llama_999m'], /neither a preset nor a readable file/],
     ['malformed JSON', ['--model', 'BROKEN'], /malformed JSON at line 2, column/],
-    ['not llama', ['--model', 'GPT2'], /only "llama"/],
+    ['not a supported family', ['--model', 'GPT2'], /model_type "gpt2" is not supported \(field "model_type"\); the supported families are llama, mistral, qwen2, qwen3/],
     ['missing --model', [], /--model is required/],
     ['unknown flag', ['--model', 'llama_60m', '--rnak', '4'], /unknown option --rnak/],
     ['bad choice', ['--model', 'llama_60m', '--precision', 'fp8'], /--precision must be one of/],

@@ -67,8 +67,11 @@ describe('model configs', () => {
   it('rejects heads that do not divide the hidden size', () => {
     assert.match(problems(JSON.stringify({ ...good, num_attention_heads: 7 })).message, /num_attention_heads \(7\) must divide hidden_size \(512\)/);
   });
-  it('rejects a model_type that is not llama', () => {
-    assert.match(problems(JSON.stringify({ ...good, model_type: 'gpt2' })).message, /only "llama"/);
+  it('rejects a model_type of an unsupported family in one message naming the supported ones', () => {
+    const e = problems(JSON.stringify({ ...good, model_type: 'gpt2' }));
+    assert.equal(e.problems.length, 1);
+    assert.equal(e.problems[0].field, 'model_type');
+    assert.match(e.message, /model_type "gpt2" is not supported \(field "model_type"\); the supported families are llama, mistral, qwen2, qwen3/);
   });
   it('reports every problem at once', () => {
     const e = problems(JSON.stringify({ model_type: 'llama', hidden_size: 'big' }));

@@ -13,14 +13,17 @@ function preset(name: string): ModelConfig {
   return p.config;
 }
 
-/** Independent count straight from the LlamaConfig fields (the Llama architecture: untied embeddings, seven linears per block). */
+/** Independent count straight from the config fields (seven linears per block, plus the family's biases and q/k norms). */
 function expectedCounts(c: ModelConfig, method: Method, r: number, delta: number): { total: number; trainable: number; nnz: number } {
   const h = c.hiddenSize;
-  const kv = (c.numKeyValueHeads * h) / c.numAttentionHeads;
+  const q = c.numAttentionHeads * c.headDim;
+  const kv = c.numKeyValueHeads * c.headDim;
   const I = c.intermediateSize;
-  const mats: Array<[number, number]> = [[h, h], [kv, h], [kv, h], [h, h], [I, h], [I, h], [h, I]];
+  const mats: Array<[number, number]> = [[q, h], [kv, h], [kv, h], [h, q], [I, h], [I, h], [h, I]];
   const emb = c.vocabSize * h * (c.tieWordEmbeddings ? 1 : 2);
-  const norms = (2 * c.numHiddenLayers + 1) * h;
+  // Dense extras of a block under every method: its family's biases and qwen3's q/k norms.
+  const extras = (c.qkvBias ? q + 2 * kv : 0) + (c.oBias ? h : 0) + (c.mlpBias ? 2 * I + h : 0) + (c.qkNorm ? 2 * c.headDim : 0);
+  const norms = (2 * c.numHiddenLayers + 1) * h + c.numHiddenLayers * extras;
   let dense = 0;
   let factors = 0;
   let nnz = 0;

@@ -40,17 +40,24 @@ export interface MethodShape {
 
 export function linearShapes(c: ModelConfig): LinearShape[] {
   const h = c.hiddenSize;
-  const kvDim = c.numKeyValueHeads * (h / c.numAttentionHeads);
+  const qDim = c.numAttentionHeads * c.headDim; // differs from h when head_dim is given (qwen3)
+  const kvDim = c.numKeyValueHeads * c.headDim;
   const I = c.intermediateSize;
   return [
-    { kind: 'q_proj', out: h, in: h },
+    { kind: 'q_proj', out: qDim, in: h },
     { kind: 'k_proj', out: kvDim, in: h },
     { kind: 'v_proj', out: kvDim, in: h },
-    { kind: 'o_proj', out: h, in: h },
+    { kind: 'o_proj', out: h, in: qDim },
     { kind: 'gate_proj', out: I, in: h },
     { kind: 'up_proj', out: I, in: h },
     { kind: 'down_proj', out: h, in: I },
   ];
+}
+
+/** Whether a block linear has a bias in the config's family (q/k/v, o and MLP biases are separate switches). */
+export function linearHasBias(c: ModelConfig, kind: LinearKind): boolean {
+  if (kind === 'o_proj') return c.oBias;
+  return kind === 'q_proj' || kind === 'k_proj' || kind === 'v_proj' ? c.qkvBias : c.mlpBias;
 }
 
 /**

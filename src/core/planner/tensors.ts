@@ -4,7 +4,7 @@
 // block linear becomes is the method module's answer (./methods).
 import type { ModelConfig } from '../modelConfig';
 import { plannerMethod } from './methods';
-import { linearShapes, type MethodShape, type TensorSpec } from './shapes';
+import { linearHasBias, linearShapes, type MethodShape, type TensorSpec } from './shapes';
 
 export {
   INT16_MAX_COLUMNS, LINEAR_KINDS, indexDtypeProblem, indexLayout, linearShapes, sparseNonzeros,
@@ -26,6 +26,11 @@ export function modelTensors(c: ModelConfig, m: MethodShape): TensorSpec[] {
     for (const l of shapes) {
       const block = MLP_LINEARS.has(l.kind) ? 'mlp' : 'self_attn';
       out.push(...method.linearTensors(`${p}.${block}.${l.kind}`, l, m));
+      // A family's biases stay dense and trainable under every method (registered after the weight).
+      if (linearHasBias(c, l.kind)) out.push({ name: `${p}.${block}.${l.kind}.bias`, component: 'biases', numel: l.out, role: 'param', trainable: true });
+    }
+    if (c.qkNorm) {
+      for (const n of ['q_norm', 'k_norm']) out.push({ name: `${p}.self_attn.${n}.weight`, component: 'norms', numel: c.headDim, role: 'param', trainable: true });
     }
     out.push({ name: `${p}.input_layernorm.weight`, component: 'norms', numel: h, role: 'param', trainable: true });
     out.push({ name: `${p}.post_attention_layernorm.weight`, component: 'norms', numel: h, role: 'param', trainable: true });
