@@ -185,3 +185,12 @@ def test_a_published_config_file_gets_a_rank_its_narrowest_linear_allows(tmp_pat
     cfg = runconfig.fill_defaults(cfg)
     assert cfg.rank == default_rank(load_model_config(str(path))) == 128
     cfg.method_config().validate(load_model_config(str(path)))  # accepted as it stands
+
+
+def test_training_an_unsupported_family_is_bad_input(tmp_path, capsys):
+    from sltrain import train
+
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps({**BASE, "model_type": "mixtral", "num_local_experts": 8}))
+    assert train.main(["--model", str(path), "--out", str(tmp_path / "run"), "--steps", "1"]) == 2
+    assert "model_type 'mixtral' is not supported (field 'model_type')" in capsys.readouterr().out
