@@ -8,6 +8,8 @@ import { flagKeyOf, flagOf, PLAN_ONLY_OPTIONS, RUN_OPTIONS } from '../core/runSc
 import { validatePlanOptions } from '../core/planner/validate';
 import { parseArgs, UsageError, type FlagSpec } from './args';
 import { renderComparison, renderSingle } from './planFormat';
+import { renderTimeline } from './timelineFormat';
+import { planTimeline, type Timeline } from '../core/planner/timeline';
 
 /** The planner's flag for a schema option: its spec from the option's type and choices. */
 function flagSpec(o: { type: string; choices?: readonly string[] }): FlagSpec {
@@ -28,6 +30,7 @@ const FLAGS: Record<string, FlagSpec> = {
   'gpu-memory': { type: 'number' },
   gpu: { type: 'string', choices: GPU_MODELS.map((g) => g.id) },
   json: { type: 'bool' },
+  timeline: { type: 'bool' },
   help: { type: 'bool' },
 };
 
@@ -40,8 +43,10 @@ function usageOf(o: { name: string; type: string; choices?: readonly string[]; p
 export const PLAN_USAGE = `usage: sltrain plan --model PRESET|FILE|all [--method ${METHODS.join('|')}|all]
        ${MODELLED.map(usageOf).join('\n       ')}
        ${PLAN_ONLY_OPTIONS.map(usageOf).join(' ')}
-       [--gpu-memory GB | --gpu ${GPU_MODELS.map((g) => g.id).join('|')}] [--json]
+       [--gpu-memory GB | --gpu ${GPU_MODELS.map((g) => g.id).join('|')}] [--timeline] [--json]
 The option names are the engine's (python -m sltrain.train); --json gives each plan's engine run file as "run".
+--timeline: one training step's memory event by event (each block's forward and backward, the loss, the
+optimizer step), by category; with --json as "timeline" in each plan.
 presets: ${PRESETS.map((p) => p.name).join(', ')}
 GB = 1e9 bytes (the papers' unit); GiB = 2^30 bytes.`;
 
@@ -100,19 +105,23 @@ export function runPlan(argv: string[], out: (s: string) => void, err: (s: strin
     if (!spec) throw new UsageError('--model is required (a preset such as llama_60m, a config.json, or "all").');
     const method = (flags.get('method') as Method | 'all' | undefined) ?? (spec === 'all' ? 'all' : 'sltrain');
     const configs = spec === 'all' ? PRESETS.filter((p) => p.name !== 'llama_tiny').map((p) => p.config) : [loadModel(spec)];
-    const results: PlanResult[][] = [];
+    const timeline = flags.has('timeline');
+    const results: (PlanResult & { timeline?: Timeline })[][] = [];
     for (const config of configs) {
       const o = optionsFrom(flags, config, method === 'all' ? 'sltrain' : method);
       const problems = validatePlanOptions(config, o);
       if (problems.length > 0) throw new UsageError(problems.join('\n'));
-      results.push(method === 'all' ? planAll(config, o) : [plan(config, o)]);
+      const plans = method === 'all' ? planAll(config, o) : [plan(config, o)];
+      results.push(timeline ? plans.map((r) => ({ ...r, timeline: planTimeline(config, r.options) })) : plans);
     }
     const json = flags.has('json');
     if (json) {
       const payload = spec === 'all' ? results : method === 'all' ? results[0] : results[0][0];
       out(JSON.stringify(payload, null, 2));
     } else {
-      out(results.map((r) => (r.length === 1 ? renderSingle(r[0]) : renderComparison(r))).join('\n\n'));
+      const text = (r: (typeof results)[number]): string => (r.length === 1 ? renderSingle(r[0]) : renderComparison(r));
+      const charts = (r: (typeof results)[number]): string[] => r.map((p) => renderTimeline(p.model, p.method, p.timeline!));
+      out(results.map((r) => [text(r), ...(timeline ? charts(r) : [])].join('\n\n')).join('\n\n'));
     }
     return 0;
   } catch (e) {
