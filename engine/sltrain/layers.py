@@ -27,7 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from . import pathchoice
+from . import kernels, pathchoice
 from .config import INDEX_DTYPES
 from .errors import ConfigError
 
@@ -147,6 +147,11 @@ def _csr(values: Tensor, crow: Tensor | None, idx: Tensor, shape: tuple[int, int
     return torch.sparse_csr_tensor(crow, cols, values.to(dtype), shape, check_invariants=False)
 
 
+def _csr_parts(crow: Tensor | None, idx: Tensor, out_f: int, in_f: int) -> tuple[Tensor, Tensor]:
+    """(row offsets, column indices) of the support, converted from flat positions when stored so."""
+    return (crow, idx) if crow is not None else flat_to_csr(idx, out_f, in_f, row_offset_dtype(idx.numel()))
+
+
 def _feature_major(t2: Tensor, dtype: torch.dtype) -> Tensor:
     """(T, f) -> contiguous (f, T) in `dtype`: the layout in which CSR products and SDDMM read each
     feature's T values contiguously (on the CPU 2-4x faster than passing the transposed view)."""
@@ -244,6 +249,8 @@ class SLTrainMatmul(torch.autograd.Function):
             dt = _sparse_dtype(x2)
             if values is None:
                 y2 = (x2 @ (A * s).T) @ B.T  # (T, r) -> (T, out)
+            elif kernels.usable(x2):  # CUDA with Triton: one fused kernel, fp32 accumulation, one rounding
+                y2 = kernels.forward(x2, A, B, values, *_csr_parts(crow, idx, out_f, in_f), s)
             elif dt == x2.dtype:
                 # All in the feature-major layout the CSR product needs: one transpose in, the sparse
                 # product accumulated into the low-rank one, one transpose out.
@@ -274,6 +281,11 @@ class SLTrainMatmul(torch.autograd.Function):
         x2, gy2 = x.reshape(-1, in_f), gy.reshape(-1, out_f)  # (T, in), (T, out)
         if ctx.scorer is not None:
             ctx.scorer(gy2, x2)
+        if ctx.factored and values is not None and kernels.usable(x2):
+            gx, gA, gB, gv = kernels.backward(gy2, x2, A, B, values, *_csr_parts(crow, idx, out_f, in_f), s,
+                                              ctx.needs_input_grad)
+            return (None if gx is None else gx.reshape(x.shape), gA, gB, gv,
+                    *[None] * (len(ctx.needs_input_grad) - 4))
         sA = A * s  # (r, in)
         need_x, need_A, need_B, need_v = ctx.needs_input_grad[:4]
         gx = gA = gB = gv = None
