@@ -14,7 +14,7 @@ const CLI = join(ROOT, 'dist', 'cli.js');
 
 /** A setup in the engine's own names (the run schema): what both sides are given. */
 type Case = { [K in 'model' | 'method' | 'optimizer' | 'per_layer' | 'precision' | 'batch_size' | 'seq_len']-?: NonNullable<RunSpec[K]> }
-  & Pick<RunSpec, 'grad_ckpt' | 'index_dtype'>;
+  & Pick<RunSpec, 'grad_ckpt' | 'index_dtype' | 'support_update_every' | 'support_update_fraction'>;
 
 interface Measured {
   params: { total: number; trainable: number; sparse_nonzeros: number };
@@ -61,6 +61,18 @@ function matrix(): Case[] {
     cases.push({ model: 'llama_tiny', method: 'sltrain', optimizer: 'adamw', per_layer: false, precision: 'bf16', batch_size: 1, seq_len: 64, index_dtype });
     cases.push({ model: 'llama_20m', method: 'sltrain', optimizer: 'adam8bit', per_layer: true, precision: 'bf16', batch_size: 1, seq_len: 64, index_dtype });
   }
+  // APOLLO and APOLLO-Mini (low-rank moments, the seeded projection, the limiter's norm), whole-model
+  // and per-layer; SLTrain's dynamic support (its regrown-entry buffer) in every index layout.
+  for (const model of ['llama_tiny', 'llama_9m']) {
+    for (const per_layer of [false, true]) {
+      for (const precision of ['fp32', 'bf16'] as const) add(model, per_layer, precision, 1, 'adamw', ['apollo', 'apollo_mini']);
+    }
+  }
+  add('llama_20m', false, 'bf16', 2, 'adamw', ['apollo', 'apollo_mini']);
+  for (const index_dtype of ['int16', 'int32', 'int64'] as const) {
+    cases.push({ model: 'llama_tiny', method: 'sltrain', optimizer: 'adamw', per_layer: false, precision: 'bf16', batch_size: 1, seq_len: 64, index_dtype, support_update_every: 10, support_update_fraction: 0.2 });
+  }
+  cases.push({ model: 'llama_20m', method: 'sltrain', optimizer: 'adamw', per_layer: true, precision: 'fp32', batch_size: 1, seq_len: 64, support_update_every: 50, support_update_fraction: 0.05 });
   return cases;
 }
 
@@ -86,6 +98,7 @@ function planFor(c: Case): PlanJson {
   if (c.per_layer) args.push('--per-layer');
   if (c.grad_ckpt) args.push('--grad-ckpt');
   if (c.index_dtype) args.push('--index-dtype', c.index_dtype);
+  if (c.support_update_every) args.push('--support-update-every', String(c.support_update_every), '--support-update-fraction', String(c.support_update_fraction));
   return JSON.parse(execFileSync(process.execPath, [CLI, ...args]).toString()) as PlanJson;
 }
 

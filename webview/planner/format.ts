@@ -8,6 +8,8 @@ export const METHOD_LABELS: Record<Method, string> = {
   relora: 'ReLoRA',
   galore: 'GaLore',
   sltrain: 'SLTrain',
+  apollo: 'APOLLO',
+  apollo_mini: 'APOLLO-Mini',
 };
 
 const grouped = new Intl.NumberFormat('en-US');
