@@ -1,7 +1,8 @@
 """Atomic, verified, pruned checkpoints under OUT/checkpoints/step-N.
 
-A checkpoint is written to .tmp-step-N: state.pt first, then manifest.json (the SHA-256 and byte size
-of every file) last, and the folder is renamed to step-N in one os.rename. A crash leaves either a
+A checkpoint is written to .tmp-step-N: state.pt (and, for a sharded run, the shards that
+torch.distributed.checkpoint writes beside it, see dist_checkpoint.py) first, then manifest.json (the
+SHA-256 and byte size of every file) last, and the folder is renamed to step-N in one os.rename. A crash leaves either a
 complete step-N or a .tmp-* that resume reports and removes. Only the newest `keep` step-N
 directories are kept. The state is one dict the trainer builds (model, optimizer, scheduler step,
 RNG states, data position, config) of tensors and plain containers only.
@@ -83,18 +84,27 @@ def _file_entry(path: Path) -> dict:
     return {"bytes": size, "sha256": _sha256(path, size)}
 
 
-def save(ckpt_dir: Path, step: int, state: dict, keep: int) -> Path:
+def begin(ckpt_dir: Path, step: int) -> Path:
+    """The empty .tmp-step-N folder a checkpoint is written into (a stale one is removed first)."""
     ckpt_dir.mkdir(parents=True, exist_ok=True)
-    tmp, final = ckpt_dir / f".tmp-step-{step}", ckpt_dir / f"step-{step}"
+    tmp = ckpt_dir / f".tmp-step-{step}"
     if tmp.exists():
         shutil.rmtree(tmp)
     tmp.mkdir()
+    return tmp
+
+
+def commit(ckpt_dir: Path, step: int, tmp: Path, state: dict, keep: int) -> Path:
+    """Writes state.pt into tmp beside whatever files are already there (a sharded checkpoint's
+    shards), then the manifest of every file, renames tmp to step-N and prunes to `keep`."""
+    final = ckpt_dir / f"step-{step}"
     with open(tmp / STATE_FILE, "wb") as f:
         torch.save(state, f)
         f.flush()
         os.fsync(f.fileno())
     # Hashed from the disk, not from memory, so the manifest vouches for what was really written.
-    manifest = {"format": MANIFEST_FORMAT, "step": step, "files": {STATE_FILE: _file_entry(tmp / STATE_FILE)}}
+    files = {p.name: _file_entry(p) for p in sorted(tmp.iterdir()) if p.name != MANIFEST_FILE}
+    manifest = {"format": MANIFEST_FORMAT, "step": step, "files": files}
     with open(tmp / MANIFEST_FILE, "w") as f:  # last: a folder with a manifest has all its files
         f.write(json.dumps(manifest) + "\n")
         f.flush()
@@ -106,6 +116,10 @@ def save(ckpt_dir: Path, step: int, state: dict, keep: int) -> Path:
     for _, old in list_checkpoints(ckpt_dir)[:-keep] if keep > 0 else []:
         shutil.rmtree(old, ignore_errors=True)
     return final
+
+
+def save(ckpt_dir: Path, step: int, state: dict, keep: int) -> Path:
+    return commit(ckpt_dir, step, begin(ckpt_dir, step), state, keep)
 
 
 def _read_manifest(path: Path, step: int) -> dict:

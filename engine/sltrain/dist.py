@@ -1,4 +1,4 @@
-"""Process-group setup for torchrun (DDP): nccl on GPUs, gloo on CPU. Multi-node runs only need
+"""Process-group setup for torchrun (DDP, ZeRO, FSDP; sharding.py wraps the model): nccl on GPUs, gloo on CPU. Multi-node runs only need
 torchrun's own rendezvous flags; the engine reads RANK / LOCAL_RANK / WORLD_SIZE from the environment."""
 from __future__ import annotations
 
@@ -40,25 +40,23 @@ def resolve_device(spec: str) -> str:
     raise ConfigError(f"--device {spec!r}: use auto, cpu, cuda or cuda:N")
 
 
-def setup(device: str) -> Dist:
-    """Joins the torchrun process group when WORLD_SIZE > 1 and picks this rank's device."""
+def setup(device: str, group_of_one: bool = False) -> Dist:
+    """Joins the torchrun process group when WORLD_SIZE > 1 and picks this rank's device.
+    group_of_one: one process still gets a group (ZeRO and FSDP are written as collectives), held in
+    an in-process store, so no port is opened."""
     world = world_size()
     rank, local = int(os.environ.get("RANK", "0")), int(os.environ.get("LOCAL_RANK", "0"))
     dev = torch.device(device)
     if dev.type == "cuda":
         dev = torch.device("cuda", local if world > 1 else (dev.index or 0))
         torch.cuda.set_device(dev)
-    if world > 1 and not dist.is_initialized():
-        dist.init_process_group(backend="nccl" if dev.type == "cuda" else "gloo")
+    backend = "nccl" if dev.type == "cuda" else "gloo"
+    if not dist.is_initialized():
+        if world > 1:
+            dist.init_process_group(backend=backend)
+        elif group_of_one:
+            dist.init_process_group(backend=backend, store=dist.HashStore(), rank=0, world_size=1)
     return Dist(rank, local, world, dev)
-
-
-def wrap(model: torch.nn.Module, d: Dist) -> torch.nn.Module:
-    if d.world == 1:
-        return model
-    from torch.nn.parallel import DistributedDataParallel as DDP
-    # Buffers (SLTrain supports) are identical on every rank by construction: no per-step broadcast.
-    return DDP(model, device_ids=[d.device.index] if d.device.type == "cuda" else None, broadcast_buffers=False)
 
 
 def all_reduce_sum(t: torch.Tensor, d: Dist) -> torch.Tensor:
@@ -71,6 +69,15 @@ def all_reduce_max(t: torch.Tensor, d: Dist) -> torch.Tensor:
     if d.world > 1:
         dist.all_reduce(t, op=dist.ReduceOp.MAX)
     return t
+
+
+def gather_objects(obj, d: Dist) -> list:
+    """Every rank's `obj` (picklable), in rank order, on every rank."""
+    if d.world == 1:
+        return [obj]
+    out = [None] * d.world
+    dist.all_gather_object(out, obj)
+    return out
 
 
 def barrier(d: Dist) -> None:

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import torch
 
-from . import checkpoint, data, dist, methods, pathchoice, runconfig, runlock, trackers
+from . import checkpoint, data, dist, dist_checkpoint, methods, pathchoice, runconfig, runlock, sharding, trackers
 from .errors import EXIT_BAD_INPUT, EXIT_DIVERGED, EXIT_FAILED, EXIT_OK, ConfigError, MissingDependency
 from .folders import check_writable
 from .events import EventLog, Progress
@@ -98,15 +98,17 @@ class Trainer:
                              warn=lambda m: log.emit("warning", message=m, code=pathchoice.EVENT))
         if resume:
             self._restore()
-        self.ddp = dist.wrap(self.model, d)
 
     def _build(self) -> None:
         cfg, mcfg, d = self.cfg, self.cfg.method_config(), self.d
         self.model = build_model(self.model_cfg, mcfg, seed=cfg.seed, device=d.device, dtype=DTYPES[cfg.precision])
         self.model.gradient_checkpointing = cfg.grad_ckpt
-        self.opt = build_optimizer(self.model, mcfg, optimizer=cfg.optimizer, lr=cfg.lr,
-                                   weight_decay=cfg.weight_decay, betas=(0.9, 0.999), per_layer=cfg.per_layer,
-                                   impl=default_impl(d.device))
+        # Sharded before the optimizer is built: FSDP replaces the parameters by their DTensor shards.
+        self.ddp = sharding.wrap(self.model, cfg.sharding, cfg.precision, d)
+        self.opt = sharding.shard_optimizer(
+            build_optimizer(self.model, mcfg, optimizer=cfg.optimizer, lr=cfg.lr, weight_decay=cfg.weight_decay,
+                            betas=(0.9, 0.999), per_layer=cfg.per_layer, impl=default_impl(d.device)),
+            cfg.sharding)
 
     def _restore(self) -> None:
         """Continue from the newest checkpoint that fits this run; with none, start at step 0 here."""
@@ -121,8 +123,7 @@ class Trainer:
                 if st["config"].get("method") != self.cfg.method:
                     raise checkpoint.CheckpointError(f"it was saved by a --method {st['config'].get('method')} "
                                                      f"run; this run is --method {self.cfg.method}")
-                self.model.load_state_dict(st["model"])
-                self.opt.load_state_dict(st["optimizer"])
+                dist_checkpoint.load(path, st, self.model, self.opt, self.cfg.sharding)
                 self.stream.load_state_dict(st["data"])
                 _set_rng_state(st["rng"])
                 self.step, self.tokens = st["step"], st["tokens"]
@@ -148,12 +149,15 @@ class Trainer:
         self.progress_note = f"resumed from {found[0]} at step {self.step}"
 
     def _save(self) -> None:
+        # Each rank stops reading after its own last row, so the rank furthest along holds the global
+        # position: every rank (of this world size or another) resumes from there, none re-reads a row.
+        data_state = max(dist.gather_objects(self.stream.state_dict(), self.d), key=lambda s: s["row"])
+        state = {"step": self.step, "tokens": self.tokens, "data": data_state,
+                 "rng": _rng_state(), "config": runconfig.as_dict(self.cfg),
+                 "model_config": dataclasses.asdict(self.model_cfg)}
+        path = dist_checkpoint.save(Path(self.cfg.out) / "checkpoints", self.step, state, self.model, self.opt,
+                                    self.cfg.sharding, self.d, self.cfg.keep_checkpoints)
         if self.d.main:
-            state = {"step": self.step, "tokens": self.tokens, "model": self.model.state_dict(),
-                     "optimizer": self.opt.state_dict(), "data": self.stream.state_dict(),
-                     "rng": _rng_state(), "config": runconfig.as_dict(self.cfg),
-                     "model_config": dataclasses.asdict(self.model_cfg)}
-            path = checkpoint.save(Path(self.cfg.out) / "checkpoints", self.step, state, self.cfg.keep_checkpoints)
             self.log.emit("checkpoint", step=self.step, path=str(path.resolve()))
         dist.barrier(self.d)
 
@@ -183,8 +187,7 @@ class Trainer:
         loss_sum = torch.zeros((), device=d.device)
         for i, ((x, y), n) in enumerate(zip(batches, counts)):
             last = i == len(batches) - 1
-            no_sync = self.ddp.no_sync() if d.world > 1 and not last else nullcontext()
-            with no_sync:
+            with sharding.no_sync(self.ddp, c.sharding, d.world, last):
                 with self._autocast():
                     logits, loss = self.ddp(x.to(d.device), y.to(d.device))
                 if n == 0:  # an all-padding micro-batch: mean loss is 0/0, contribute nothing
@@ -203,9 +206,9 @@ class Trainer:
             return None
         if self.cfg.grad_clip > 0:
             params = [p for p in self.model.parameters() if p.grad is not None]
-            return float(torch.nn.utils.clip_grad_norm_(params, self.cfg.grad_clip))
+            return sharding.full_value(torch.nn.utils.clip_grad_norm_(params, self.cfg.grad_clip))
         if hasattr(torch.nn.utils, "get_total_norm"):  # torch >= 2.6
-            return float(torch.nn.utils.get_total_norm(grads))
+            return sharding.full_value(torch.nn.utils.get_total_norm(grads))
         return float(torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g) for g in grads])))
 
     @torch.no_grad()
@@ -391,7 +394,9 @@ def _main(argv: list[str] | None, stop: dict) -> int:
     d = None
     try:
         cfg, resume = runconfig.resolve(argv, dist.world_size())
-        d = dist.setup(cfg.device)  # every rank validates the same way, then all meet below
+        sharding.check(cfg)
+        # every rank validates the same way, then all meet below
+        d = dist.setup(cfg.device, group_of_one=sharding.needs_group(cfg.sharding))
         torch.set_num_threads(cfg.num_threads)
         check_fits(cfg)  # an impossible model fails now, not after minutes of allocation
         _check_optional_deps(cfg)

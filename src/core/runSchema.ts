@@ -93,7 +93,7 @@ export function notModelled(): Array<{ name: string; flag: string; why: string }
  * or undefined when it can. On one GPU nothing is sharded, so any choice runs.
  */
 export function shardingProblem(gpus: number, sharding: string): string | undefined {
-  const opt = PLAN_ONLY_OPTIONS.find((o) => o.name === 'sharding')!;
+  const opt = runOption('sharding') as RunOption & Pick<PlanOnlyOption, 'runnable' | 'not_runnable'>;
   if (gpus <= 1 || opt.runnable!.includes(sharding)) return undefined;
   return `${flagOf(opt.name)} ${sharding}: ${opt.not_runnable}`;
 }

@@ -75,6 +75,8 @@ export interface RunSpec {
   keep_checkpoints?: number;
   /** model, support and data-order seed */
   seed?: number;
+  /** how state is divided over the processes (torch's own engine): ddp (replicated), zero1 (optimizer states: ZeroRedundancyOptimizer), zero2 (+ gradients: FSDP2 without resharding after forward), zero3 / fsdp (+ weights: FSDP2 per decoder block) */
+  sharding?: 'ddp' | 'zero1' | 'zero2' | 'zero3' | 'fsdp';
   /** auto, cpu, cuda or cuda:N */
   device?: string;
   /** torch CPU threads (default min(4, cores)) */
@@ -95,6 +97,4 @@ export interface RunSpec {
 export interface PlanLayout {
   /** data-parallel GPUs (processes) the plan is for; a launch starts that many processes */
   gpus?: number;
-  /** how state is divided over the GPUs: ddp (replicated), zero1 (optimizer states), zero2 (+ gradients), zero3 / fsdp (+ weights) */
-  sharding?: 'ddp' | 'zero1' | 'zero2' | 'zero3' | 'fsdp';
 }

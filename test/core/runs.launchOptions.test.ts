@@ -44,9 +44,22 @@ test('nothing → the dialog decides; bad fields refused with their names', () =
   refused({ run: { batch: 4 } }, /run\.batch is not an engine option/);
   refused({ options: {} }, /unknown field options/);
   refused({ gpus: 0 }, /gpus must be a whole number from 1/);
-  refused({ gpus: 4, sharding: 'zero3' }, /--sharding zero3: the engine trains with DDP only/);
+  refused({ run: { sharding: 'zero1' }, gpus: 4, sharding: 'zero3' }, /sharding "zero3" and run\.sharding "zero1" differ/);
+  refused({ gpus: 4, sharding: 'zero4' }, /sharding must be one of ddp, zero1, zero2, zero3, fsdp/);
   refused('llama_60m', /takes one object/);
   assert.equal(runNameFor({ run: { model: '/x/my_model.json', method: 'full', rank: 8 }, gpus: 4, sharding: 'ddp' }), 'my_model full ×4');
+});
+
+test('every sharding of a multi-GPU plan reaches the engine as --sharding', () => {
+  for (const sharding of ['ddp', 'zero1', 'zero2', 'zero3', 'fsdp']) {
+    const args = engineArgsFor(parseLaunchOptions({ run: { method: 'sltrain' }, gpus: 4, sharding }), { steps: 5, data: 'embedded' });
+    assert.equal(args[args.indexOf('--sharding') + 1], sharding);
+  }
+  const config = PRESETS.find((p) => p.name === 'llama_60m')!.config;
+  const planned = plan(config, defaultPlanOptions(config, { method: 'full', gpus: 2, sharding: 'zero2' }));
+  assert.equal(planned.run.sharding, 'zero2', "the plan's run file carries its sharding");
+  const args = engineArgsFor(parseLaunchOptions({ run: planned.run, gpus: 2 }), { steps: 5, data: 'embedded' });
+  assert.equal(args[args.indexOf('--sharding') + 1], 'zero2');
 });
 
 test('several processes on one host run under torchrun --standalone', () => {

@@ -19,6 +19,13 @@ class ReLoRA(TrainingMethod):
         if not 0.0 <= mcfg.relora_reset_ratio <= 1.0:
             raise ConfigError(f"relora_reset_ratio must be in [0, 1], got {mcfg.relora_reset_ratio}")
 
+    def validate_run(self, cfg):
+        super().validate_run(cfg)
+        if cfg.sharding != "ddp":
+            raise ConfigError(f"--sharding {cfg.sharding} with --method relora: the merge adds B·A into each whole "
+                              "frozen weight and prunes the adaptors' Adam moments, which ZeRO and FSDP keep only "
+                              "on the rank that owns them; use --sharding ddp")
+
     def linear_elements(self, out_f, in_f, mcfg):
         return out_f * in_f + mcfg.rank * (out_f + in_f)  # the frozen weight and the adaptor
 

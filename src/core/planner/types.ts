@@ -1,5 +1,5 @@
 import { choicesOf } from '../runSchema';
-import type { PlanLayout, RunSpec } from '../runSpec.generated';
+import type { RunSpec } from '../runSpec.generated';
 
 // Planner inputs and outputs. These shapes are the `sltrain plan --json` contract (docs/contracts.md): the CLI
 // prints them as they are and the planner panel renders them, so add fields, never rename.
@@ -11,7 +11,7 @@ export const METHODS = choicesOf('method') as readonly Method[];
 export type Optimizer = NonNullable<RunSpec['optimizer']>;
 /** bf16: pure bf16 params/grads/states (the papers); mixed: fp32 master weights + bf16 autocast; fp32. */
 export type Precision = NonNullable<RunSpec['precision']>;
-export type Sharding = NonNullable<PlanLayout['sharding']>;
+export type Sharding = NonNullable<RunSpec['sharding']>;
 /** SLTrain support storage: int16 is CSR (2 B per nonzero + a row offset per row); int32/int64 flat; auto as the engine picks. */
 export type IndexDtype = NonNullable<RunSpec['index_dtype']>;
 

@@ -77,12 +77,17 @@ export function parseLaunchOptions(arg: unknown): LaunchOptions {
   if (typeof gpus !== 'number' || !Number.isInteger(gpus) || gpus < 1 || gpus > MAX_PROCESSES_PER_HOST) {
     throw new LaunchArgumentError(`sltrain.launch: gpus must be a whole number from 1 to ${MAX_PROCESSES_PER_HOST}; got ${JSON.stringify(gpus)}`);
   }
-  const sharding = top.sharding ?? 'ddp';
+  // The plan's run file carries its sharding too; the two must agree, and the engine gets it as --sharding.
+  if (top.sharding !== undefined && run.sharding !== undefined && top.sharding !== run.sharding) {
+    throw new LaunchArgumentError(`sltrain.launch: sharding ${JSON.stringify(top.sharding)} and run.sharding ${JSON.stringify(run.sharding)} differ; give one of them`);
+  }
+  const sharding = top.sharding ?? run.sharding ?? 'ddp';
   if (typeof sharding !== 'string' || !SHARDINGS.includes(sharding)) {
     throw new LaunchArgumentError(`sltrain.launch: sharding must be one of ${SHARDINGS.join(', ')}; got ${JSON.stringify(sharding)}`);
   }
   const notRunnable = shardingProblem(gpus, sharding);
   if (notRunnable) throw new LaunchArgumentError(notRunnable);
+  run.sharding = sharding;
   const out: LaunchOptions = { run: run as RunSpec, gpus, sharding: sharding as Sharding };
   const peak = top.predictedPeakBytes;
   if (peak !== undefined) {

@@ -1,0 +1,142 @@
+"""--sharding on CPU (gloo): every mode trained by 2 torchrun processes follows the 1-process loss
+curve with the same global batch, for full rank and SLTrain; a run killed (-9) after a checkpoint
+resumes on another world size (2 -> 1, 1 -> 2) and continues the curve; every combination a mode
+cannot train exits 2 before anything is written, naming it."""
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from sltrain import sharding, train
+from test_train_e2e import ENGINE, engine_env, read_events
+
+BASE = ["--warmup", "1", "--seq-len", "64", "--num-threads", "1", "--lr", "1e-3"]
+CURVE = [*BASE, "--steps", "3", "--eval-every", "3", "--eval-batches", "2"]
+
+
+def torchrun(nproc: int, args: list[str]) -> list[str]:
+    return [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", str(nproc),
+            "-m", "sltrain.train", *args]
+
+
+def run(cmd, **kw):
+    return subprocess.run(cmd, cwd=ENGINE, env=engine_env(OMP_NUM_THREADS="1"), capture_output=True, text=True,
+                          timeout=600, **kw)
+
+
+def children(pid: int) -> list[int]:
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # the process ended while we looked
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def by_step(events, kind="step", key="loss"):
+    """The last value reported for each step (a killed run may have reported some twice)."""
+    return {e["step"]: e[key] for e in events if e["event"] == kind}
+
+
+_REFERENCE: dict = {}
+
+
+def reference(method: str, tmp_path_factory) -> list[dict]:
+    """One process, DDP's plain path, global batch 4: the curve every layout must reproduce."""
+    if method not in _REFERENCE:
+        out = tmp_path_factory.mktemp(f"ref-{method}")
+        assert train.main([*CURVE, "--method", method, "--batch-size", "4", "--out", str(out)]) == 0
+        _REFERENCE[method] = read_events(out)
+    return _REFERENCE[method]
+
+
+# Every mode, full rank and SLTrain under both FSDP layouts (resharded after forward or not); zero2
+# also accumulates two micro-batches (gradients reduced once per update; 4 eval batches of 1 row per
+# rank are the reference's 2 of 4 rows); GaLore under zero1 projects the whole gradients it owns.
+CASES = [("full", "zero1", []), ("full", "fsdp", []), ("sltrain", "zero2", ["--grad-accum", "2", "--eval-batches", "4"]),
+         ("sltrain", "zero3", []), ("galore", "zero1", [])]
+
+
+@pytest.mark.parametrize("method,mode,extra", CASES, ids=[f"{m}-{s}" for m, s, _ in CASES])
+def test_two_processes_follow_the_one_process_curve(tmp_path, tmp_path_factory, method, mode, extra):
+    ref = reference(method, tmp_path_factory)
+    batch = "1" if extra else "2"  # x grad-accum x 2 processes = 4 rows per update, as the reference
+    out = tmp_path / "run"
+    r = run(torchrun(2, [*CURVE, *extra, "--method", method, "--sharding", mode, "--batch-size", batch,
+                         "--out", str(out)]))
+    assert r.returncode == 0, r.stderr[-3000:]
+    ev = read_events(out)
+    assert ev[0]["world_size"] == 2 and ev[0]["config"]["sharding"] == mode
+    assert [e["event"] for e in ev] == [e["event"] for e in ref]  # rank 0 alone reports
+    for kind in ("step", "eval"):
+        got, want = by_step(ev, kind), by_step(ref, kind)
+        assert list(got) == list(want)
+        assert list(got.values()) == pytest.approx(list(want.values()), abs=1e-4), kind
+    assert by_step(ev, key="tokens") == by_step(ref, key="tokens")
+    ckpt = out / "checkpoints" / "step-3"
+    shards = sorted(p.name for p in ckpt.glob("*.distcp"))
+    # FSDP modes write one shard file per rank; ddp-style modes one state.pt with everything.
+    assert shards == (["__0_0.distcp", "__1_0.distcp"] if sharding.is_fsdp(mode) else [])
+
+
+RESUME = [*BASE, "--steps", "14", "--save-every", "4", "--eval-every", "0", "--method", "sltrain",
+          "--sharding", "fsdp"]
+
+
+@pytest.mark.parametrize("before,after", [(2, 1), (1, 2)], ids=["2to1", "1to2"])
+def test_kill_9_then_resume_on_another_world_size(tmp_path, tmp_path_factory, before, after):
+    ref_out = tmp_path_factory.mktemp("resume-ref")
+    assert train.main([*RESUME[:-2], "--batch-size", "4", "--out", str(ref_out)]) == 0  # 1 process, ddp
+    ref = by_step(read_events(ref_out))
+    out = tmp_path / "run"
+
+    def cmd(nproc, extra):
+        args = [*RESUME, "--batch-size", str(4 // nproc), "--out", str(out), *extra]
+        return torchrun(nproc, args) if nproc > 1 else [sys.executable, "-m", "sltrain.train", *args]
+
+    p = subprocess.Popen(cmd(before, []), cwd=ENGINE, env=engine_env(OMP_NUM_THREADS="1"),
+                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    for line in p.stdout:
+        if line.startswith("{") and json.loads(line)["event"] == "checkpoint":
+            for pid in [*children(p.pid), p.pid]:  # torchrun starts its workers in sessions of their own
+                os.kill(pid, signal.SIGKILL)
+            break
+    p.stdout.close()
+    p.wait(timeout=60)
+    killed = read_events(out)
+    assert not any(e["event"] == "end" for e in killed)  # really killed mid-run
+    resumed_at = max(e["step"] for e in killed if e["event"] == "checkpoint")
+
+    r = run(cmd(after, ["--resume"]))
+    assert r.returncode == 0, r.stderr[-3000:]
+    ev = read_events(out)
+    start = [e for e in ev if e["event"] == "start"][-1]
+    assert start["world_size"] == after and start["resume"] is True
+    got = by_step(ev)
+    assert sorted(got) == list(range(1, 15)) and resumed_at < 14
+    assert list(got.values()) == pytest.approx([ref[s] for s in sorted(got)], abs=1e-4)
+
+
+REFUSED = [
+    (["--per-layer"], "zero1", "--sharding zero1 with --per-layer"),
+    (["--method", "galore"], "zero3", "--sharding zero3 with --method galore"),
+    (["--method", "apollo"], "fsdp", "--sharding fsdp with --method apollo"),
+    (["--method", "relora"], "zero1", "--sharding zero1 with --method relora"),
+    (["--optimizer", "adam8bit"], "zero2", "--sharding zero2 with --optimizer adam8bit"),
+]
+
+
+@pytest.mark.parametrize("extra,mode,message", REFUSED, ids=[m for _, m, _ in REFUSED])
+def test_refused_combinations_exit_2_naming_them(tmp_path, capsys, extra, mode, message):
+    out = tmp_path / "run"
+    assert train.main([*BASE, "--steps", "2", *extra, "--sharding", mode, "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "use " in err.split(message, 1)[1]  # what is wrong, then what to do
+    assert not out.exists()
