@@ -47,6 +47,7 @@ const positive = (t: string): number | undefined => {
   const n = Number(t);
   return t !== '' && Number.isFinite(n) && n > 0 ? n : undefined;
 };
+const count = (t: string): number | undefined => (/^\d+$/.test(t) ? Number(t) : undefined);
 const fraction = (t: string): number | undefined => {
   const n = positive(t);
   return n !== undefined && n < 1 ? n : undefined;
@@ -82,6 +83,9 @@ export function buildControls(send: (patch: Patch) => void): ControlsView {
   const delta = numberField('delta', 'Sparsity δ', fraction, (n) => ({ delta: n }), queue);
   const alpha = numberField('alpha', 'Scale α', positive, (n) => ({ alpha: n }), queue);
   const gap = numberField('galore-gap', 'GaLore update gap', positiveInt, (n) => ({ galoreUpdateGap: n }), queue);
+  // SLTrain's dynamic support: 0 keeps the support fixed.
+  const supportEvery = numberField('support-every', 'Support update every (0: fixed)', count, (n) => ({ supportUpdateEvery: n }), queue);
+  const supportFraction = numberField('support-fraction', 'Support update fraction', fraction, (n) => ({ supportUpdateFraction: n }), queue);
   const indexDtype = dropdown('index-dtype', 'Index layout',
     (choicesOf('index_dtype') as IndexDtype[]).map((v) => ({ value: v, label: INDEX_LABELS[v] })));
   indexDtype.onChange((v) => send({ indexDtype: v as IndexDtype }));
@@ -120,7 +124,8 @@ export function buildControls(send: (patch: Patch) => void): ControlsView {
   const element = document.createElement('div');
   element.className = 'controls';
   element.append(
-    group('Method', method.element, rank.element, delta.element, alpha.element, gap.element, indexDtype.element),
+    group('Method', method.element, rank.element, delta.element, alpha.element, gap.element, indexDtype.element,
+      supportEvery.element, supportFraction.element),
     group('Training step', batch.element, accum.element, seq.element, precision.element, optimizer.element, perLayer.element, ckpt.element),
     group('Hardware', gpuCount.element, sharding.element, gpu.element, customGb.element),
   );
@@ -142,6 +147,8 @@ export function buildControls(send: (patch: Patch) => void): ControlsView {
       setText(delta, o.delta);
       setText(alpha, o.alpha);
       setText(gap, o.galoreUpdateGap);
+      setText(supportEvery, o.supportUpdateEvery);
+      setText(supportFraction, o.supportUpdateFraction);
       if (!indexDtype.hasFocus()) indexDtype.set(o.indexDtype);
       setText(batch, o.microBatch);
       setText(accum, o.gradAccum);

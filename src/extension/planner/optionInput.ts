@@ -3,7 +3,7 @@
 import { METHODS, type PlanOptions } from '../../core/planner/types';
 import { choicesOf } from '../../core/runSchema';
 
-const NUMBER_KEYS = ['rank', 'delta', 'alpha', 'galoreUpdateGap', 'galoreScale', 'microBatch', 'seqLen', 'gradAccum', 'gpus', 'gpuMemoryBytes'] as const;
+const NUMBER_KEYS = ['rank', 'delta', 'alpha', 'galoreUpdateGap', 'galoreScale', 'supportUpdateEvery', 'supportUpdateFraction', 'microBatch', 'seqLen', 'gradAccum', 'gpus', 'gpuMemoryBytes'] as const;
 const BOOLEAN_KEYS = ['perLayer', 'gradCkpt', 'hopper'] as const;
 const CHOICES: Record<string, readonly string[]> = {
   method: METHODS,
@@ -35,6 +35,8 @@ const FLAG_LABELS: ReadonlyArray<[RegExp, string]> = [
   [/--grad-accum\b/g, 'Gradient accumulation'],
   [/--gpus\b/g, 'GPUs'],
   [/--galore-update-gap\b/g, 'GaLore update gap'],
+  [/--support-update-every\b/g, 'Support update every'],
+  [/--support-update-fraction\b/g, 'Support update fraction'],
   [/--gpu-memory\b/g, 'GPU memory'],
   [/--per-layer\b/g, 'Per-layer updates'],
 ];
