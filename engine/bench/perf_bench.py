@@ -26,12 +26,14 @@ import os
 import platform
 import statistics
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from sltrain import pathchoice  # noqa: E402
 from sltrain.config import MethodConfig  # noqa: E402
 from sltrain.layers import SLTrainLinear  # noqa: E402
 from sltrain.methods import BLOCK_LINEARS, build_model  # noqa: E402
@@ -148,7 +150,7 @@ def run(args) -> dict:
                 step += 1
         for name in names:
             r = runs[name]
-            auto = sorted({f"{m.in_features}x{m.out_features}:{m._auto.get((tokens, device.type, dtype), m.path)}"
+            auto = sorted({f"{m.in_features}x{m.out_features}:{m._auto.get((tokens, device.type, dtype, None), m.path)}"
                            for m in r["model"].modules() if isinstance(m, SLTrainLinear)})
             med, best = statistics.median(r["wall"]), min(r["wall"])
             out["results"].append({
@@ -197,7 +199,10 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     if args.smoke:
         args.model, args.seq, args.batch, args.dtypes, args.reps = "llama_tiny", 32, 2, "fp32", 1
-    res = run(args)
+    with tempfile.TemporaryDirectory() as cache:  # "auto" measures its paths here, as a training run does
+        os.environ[pathchoice.PATH_CACHE_ENV] = str(Path(cache) / pathchoice.PATH_CACHE_NAME)
+        pathchoice.configure()
+        res = run(args)
     out = Path(args.out or Path(__file__).parent / "results" / f"perf_bench_{torch.device(args.device).type}.json")
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(res, indent=1) + "\n")

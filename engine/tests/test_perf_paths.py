@@ -223,3 +223,17 @@ def test_bf16_factored_forward_rounds_once():
     err_once, err_twice = (y.double() - ref).abs().mean(), (twice.double() - ref).abs().mean()
     print(f"mean |error| vs float64: rounded once {err_once:.3e}, twice {err_twice:.3e}")
     assert err_once < 0.9 * err_twice, (err_once, err_twice)
+
+
+def test_goals_bench_smoke_runs(tmp_path):
+    import json
+    out = tmp_path / "goals.json"
+    r = subprocess.run([sys.executable, str(ENGINE / "bench" / "goals_bench.py"), "--smoke", "--out", str(out)],
+                       capture_output=True, text=True, timeout=300, cwd=ENGINE)
+    assert r.returncode == 0, r.stderr
+    res = json.loads(out.read_text())
+    assert res["layers"] and all({"nn.Linear", "dense", "factored", "auto"} <= set(x["ms"]) for x in res["layers"])
+    assert all(x["auto_path"] in ("dense", "factored") and x["auto_vs_faster_path"] > 0 for x in res["layers"])
+    (m,) = res["models"]
+    assert m["weights_not_shared"] == [] and m["ours_vs_transformers"] > 0  # the same weights in both
+    assert "reference" in res["meta"] and "ours/transformers" in r.stdout
