@@ -28,6 +28,9 @@ Builds the model and optimizer exactly as `sltrain.train` does (same --model --m
   bytes.saved_activations_by_layer   {"embed", "layers.0" .. "layers.L-1", "head"}: the same bytes by
                          the module that first saved each storage ("head" = final norm, lm_head, loss)
   bytes.saved_activations_logits_loss  the "head" part (logits and cross-entropy)
+  world_size, ranks      under torchrun (more than one process): every rank's own `bytes`, rank 0's
+                         first; with --sharding each counts the shards it holds (DTensor storages,
+                         FSDP's padding included) and saved_activations leave out FSDP's gathered weights
   max_memory_allocated   CUDA only (null elsewhere): torch.cuda.max_memory_allocated over the second
                          step, after reset_peak_memory_stats (the first step creates optimizer states
                          and runs GaLore's first SVD)
@@ -41,7 +44,7 @@ from collections.abc import Callable
 
 import torch
 
-from . import runconfig
+from . import dist, runconfig, sharding
 from .config import LlamaConfig, MethodConfig, linear_shapes
 from .errors import EXIT_BAD_INPUT, ConfigError, MissingDependency
 from . import methods
@@ -65,7 +68,7 @@ def _nbytes(t: torch.Tensor) -> int:
 
 
 def projector_bytes(bundle) -> int:
-    return sum(_nbytes(s["projector"]) for opt in bundle.optimizers for s in opt.state.values()
+    return sum(_nbytes(s["projector"]) for opt in bundle.optimizers for s in getattr(opt, "optim", opt).state.values()
                if isinstance(s.get("projector"), torch.Tensor))
 
 
@@ -77,7 +80,9 @@ class SavedActivations:
     """
 
     def __init__(self, model: torch.nn.Module):
-        self.exclude = {t.untyped_storage().data_ptr() for t in list(model.parameters()) + list(model.buffers())}
+        self.model = model
+        self.exclude = {getattr(t, "_local_tensor", t).untyped_storage().data_ptr()
+                        for t in list(model.parameters()) + list(model.buffers())}
         # Keyed by the storage object, not its address: a released storage's address can be reused.
         self.storages: dict[int, tuple[torch.UntypedStorage, str]] = {}
         self.names: list[str] = ["embed"]
@@ -96,9 +101,15 @@ class SavedActivations:
 
     def pack(self, t: torch.Tensor) -> torch.Tensor:
         storage = t.untyped_storage()
-        if storage.data_ptr() not in self.exclude and storage._cdata not in self.storages:
+        if storage.data_ptr() not in self.exclude and storage._cdata not in self.storages \
+                and storage._cdata not in self._gathered():
             self.storages[storage._cdata] = (storage, self.current)
         return t
+
+    def _gathered(self) -> set[int]:
+        """Under FSDP a block's parameters are swapped for gathered full copies during its forward:
+        weights, not activations, whoever saves them."""
+        return {p.untyped_storage()._cdata for p in self.model.parameters() if not hasattr(p, "to_local")}
 
     @property
     def by_layer(self) -> dict[str, int]:
@@ -169,14 +180,18 @@ def check_fits(cfg) -> None:
             "smaller model, batch or sequence, or a device with more memory")
 
 
-def measure(cfg, on_peak_step: Callable[[], None] | None = None) -> dict:
-    """on_peak_step: called once the peak statistics are reset, right before the measured step."""
-    device = torch.device(cfg.device)
+def measure(cfg, on_peak_step: Callable[[], None] | None = None, d=None) -> dict:
+    """on_peak_step: called once the peak statistics are reset, right before the measured step.
+    d: this process's place in a torchrun group (dist.Dist); bytes are then this rank's own."""
+    device = torch.device(cfg.device) if d is None else d.device
     mcfg, model_cfg = cfg.method_config(), cfg.model_config()
     model = build_model(model_cfg, mcfg, seed=cfg.seed, device=device, dtype=DTYPES[cfg.precision])
     model.gradient_checkpointing = cfg.grad_ckpt
-    opt = build_optimizer(model, mcfg, optimizer=cfg.optimizer, lr=cfg.lr, weight_decay=cfg.weight_decay,
-                          betas=(0.9, 0.999), per_layer=cfg.per_layer, impl=default_impl(device))
+    fwd = model if d is None else sharding.wrap(model, cfg.sharding, cfg.precision, d)
+    opt = sharding.shard_optimizer(
+        build_optimizer(model, mcfg, optimizer=cfg.optimizer, lr=cfg.lr, weight_decay=cfg.weight_decay,
+                        betas=(0.9, 0.999), per_layer=cfg.per_layer, impl=default_impl(device)),
+        cfg.sharding if d is not None else "ddp")
     g = torch.Generator().manual_seed(cfg.seed)
     x = torch.randint(0, model_cfg.vocab_size, (cfg.batch_size, cfg.seq_len), generator=g).to(device)
     labels = x.clone()  # a tensor of its own, as the data loader gives (the loss saves it)
@@ -186,7 +201,7 @@ def measure(cfg, on_peak_step: Callable[[], None] | None = None) -> dict:
     out = {"v": 1, "device": str(device),
            "config": {k: getattr(cfg, k) for k in runconfig.MODEL_FLAGS if k not in ("lr", "num_threads")},
            "params": param_counts(model)}
-    b = {"weights": sum(_nbytes(p) for p in model.parameters()),
+    b = {"weights": sharding.local_bytes(model.parameters()),
          "indices": sum(_nbytes(t) for n, t in buffers.items() if n.endswith("indices")),
          "buffers": sum(_nbytes(t) for n, t in buffers.items() if not n.endswith("indices"))}
 
@@ -194,7 +209,7 @@ def measure(cfg, on_peak_step: Callable[[], None] | None = None) -> dict:
     opt.zero_grad(set_to_none=True)
     opt.begin_update(1)
     with acts.hooks(), autocast:
-        _, loss = model(x, labels)
+        _, loss = fwd(x, labels)
     acts.remove()
     by_layer = acts.by_layer  # read before backward, which refills released storages
     acts.storages.clear()  # it held references; the saved tensors must be freed as backward runs
@@ -202,9 +217,10 @@ def measure(cfg, on_peak_step: Callable[[], None] | None = None) -> dict:
     if cfg.per_layer:
         b["gradients"] = max(_nbytes(p) for p in model.parameters() if p.requires_grad)
     else:
-        b["gradients"] = sum(_nbytes(p.grad) for p in model.parameters() if p.grad is not None)
+        b["gradients"] = sharding.local_bytes(p.grad for p in model.parameters())
     opt.step()
-    b["optimizer_states"] = optimizer_state_bytes(opt)
+    sharded = d is not None and cfg.sharding != "ddp"
+    b["optimizer_states"] = sharding.local_state_bytes(opt) if sharded else optimizer_state_bytes(opt)
     b["projectors"] = projector_bytes(opt)
     b["optimizer_states_excluding_projectors"] = b["optimizer_states"] - b["projectors"]
     b["saved_activations"] = sum(by_layer.values())
@@ -220,7 +236,7 @@ def measure(cfg, on_peak_step: Callable[[], None] | None = None) -> dict:
     opt.zero_grad(set_to_none=True)
     opt.begin_update(1)
     with autocast:
-        _, loss = model(x, labels)
+        _, loss = fwd(x, labels)
     loss.backward()
     opt.step()
     if device.type == "cuda":
@@ -247,7 +263,16 @@ def main(argv: list[str] | None = None) -> int:
         cfg = runconfig.fill_defaults(cfg)  # bounds --num-threads before torch sees it
         torch.set_num_threads(cfg.num_threads)
         check_fits(cfg)
-        result = measure(cfg)
+        sharding.check(cfg)
+        d = dist.setup(cfg.device, group_of_one=sharding.needs_group(cfg.sharding))
+        result = measure(cfg, d=d)
+        if d.world > 1:  # one JSON object, from rank 0, with every rank's own bytes
+            ranks = [None] * d.world
+            torch.distributed.all_gather_object(ranks, result["bytes"])
+            result.update(world_size=d.world, ranks=ranks)
+        dist.shutdown()
+        if not d.main:
+            return 0
     except (ConfigError, MissingDependency) as e:
         sys.stderr.write(f"error: {e}\n")
         return EXIT_BAD_INPUT

@@ -3,7 +3,9 @@ import { strict as assert } from 'node:assert';
 import { describe, it } from 'node:test';
 import { findPreset, PRESETS, type ModelConfig } from '../../src/core/modelConfig';
 import { defaultPlanOptions, plan, planAll } from '../../src/core/planner/plan';
-import { indexLayout, linearShapes, sparseNonzeros } from '../../src/core/planner/tensors';
+import { rowsOf } from '../../src/core/planner/sharding';
+import { paramElementBytes } from '../../src/core/planner/staticBytes';
+import { indexLayout, linearShapes, modelTensors, sparseNonzeros } from '../../src/core/planner/tensors';
 import type { Method, PlanOptions } from '../../src/core/planner/types';
 import { validatePlanOptions } from '../../src/core/planner/validate';
 
@@ -149,8 +151,14 @@ describe('peak properties', () => {
     const item = (p: typeof one, k: string): number => p.breakdown.find((i) => i.key === k)?.bytes ?? 0;
     const states1 = plan(c, { ...base, method: 'full' }).peak.phases;
     assert.ok(states1.optimizer > 0);
-    assert.ok(Math.abs(item(four, 'weights') - item(one, 'weights') / 4) <= 512);
-    assert.ok(Math.abs(item(four, 'optimizerStates') - item(one, 'optimizerStates') / 4) <= 512);
+    // FSDP pads each parameter's shard to ceil(rows / 4) rows and the allocator rounds each tensor: at most
+    // one row and one 512-byte block per tensor above a quarter.
+    const o = { ...base, method: 'full' as const };
+    const tensors = modelTensors(c, o);
+    const slack = tensors.reduce((s, t) => s + (t.numel / rowsOf(t, c)) * paramElementBytes(o) + 512, 0);
+    for (const k of ['weights', 'optimizerStates']) {
+      assert.ok(item(four, k) >= item(one, k) / 4 - 512 * tensors.length && item(four, k) <= item(one, k) / 4 + 2 * slack, k);
+    }
   });
   it('the breakdown sums to the peak', () => {
     for (const r of planAll(c, { ...base, microBatch: 4 })) {

@@ -3,6 +3,7 @@
 import type { ModelConfig } from '../modelConfig';
 import { activations } from './activations';
 import { plannerMethod } from './methods';
+import { isFsdp, largestRank, rankStaticBytes, shardingTransients, type ShardingTransients } from './sharding';
 import { staticBytes, type StaticDetail } from './staticBytes';
 import type { Peak, PeakItem, PeakPhase, PlanOptions, StaticBytes } from './types';
 
@@ -13,21 +14,10 @@ export function cublasWorkspaceBytes(o: PlanOptions): number {
   return 2 * (o.hopper ? 32 * MiB : 8 * MiB + 128 * 1024);
 }
 
-/** Divides the static tensors the way ZeRO stages / FSDP shard them across data-parallel GPUs. */
-export function shard(s: StaticBytes, o: PlanOptions): StaticBytes {
-  if (o.gpus <= 1) return s;
-  const div = (x: number): number => Math.ceil(x / o.gpus);
-  const states = o.sharding !== 'ddp';
-  const grads = o.sharding === 'zero2' || o.sharding === 'zero3' || o.sharding === 'fsdp';
-  const weights = o.sharding === 'zero3' || o.sharding === 'fsdp';
-  return {
-    weights: weights ? div(s.weights) : s.weights,
-    gradients: grads ? div(s.gradients) : s.gradients,
-    optimizerStates: states ? div(s.optimizerStates) : s.optimizerStates,
-    projectors: states ? div(s.projectors) : s.projectors,
-    indices: weights ? div(s.indices) : s.indices,
-    buffers: s.buffers,
-  };
+/** The long-lived tensors of the rank holding the most, as the engine shards them (./sharding.ts). */
+export function shard(s: StaticBytes, o: PlanOptions, c: ModelConfig, exact = false): StaticBytes {
+  if (o.gpus <= 1 && !isFsdp(o.sharding)) return s;
+  return largestRank(rankStaticBytes(c, o, !exact));
 }
 
 /**
@@ -41,6 +31,8 @@ export function optimizerTemporaries(c: ModelConfig, o: PlanOptions): number {
 /** The parts of the peak that do not depend on the batch shape: computed once per fit search. */
 export interface StaticPeakParts {
   st: StaticBytes;
+  /** Gathered FSDP units, reduce-scatter inputs and DDP buckets (none for one unsharded process). */
+  sharded?: ShardingTransients;
   largestGrad: number;
   headGrad: number;
   temp: number;
@@ -48,7 +40,8 @@ export interface StaticPeakParts {
 
 export function staticPeakParts(c: ModelConfig, o: PlanOptions, detail: StaticDetail = staticBytes(c, o)): StaticPeakParts {
   return {
-    st: shard(detail.rounded, o),
+    st: shard(detail.rounded, o, c),
+    sharded: shardingTransients(c, o),
     largestGrad: detail.largestGradBytes,
     headGrad: detail.headGradBytes,
     temp: optimizerTemporaries(c, o),
@@ -57,6 +50,7 @@ export function staticPeakParts(c: ModelConfig, o: PlanOptions, detail: StaticDe
 
 export function peakMemory(c: ModelConfig, o: PlanOptions, parts: StaticPeakParts = staticPeakParts(c, o)): Peak {
   const { st, largestGrad, headGrad, temp } = parts;
+  const sharded = parts.sharded ?? { forward: 0, backward: 0, buckets: 0 };
   const act = activations(c, o);
   const persistent: PeakItem[] = [
     { key: 'weights', label: 'Weights', bytes: st.weights },
@@ -65,6 +59,7 @@ export function peakMemory(c: ModelConfig, o: PlanOptions, parts: StaticPeakPart
     { key: 'projectors', label: 'GaLore projectors', bytes: st.projectors },
     { key: 'buffers', label: 'Buffers', bytes: st.buffers },
     { key: 'workspace', label: 'cuBLAS workspaces', bytes: cublasWorkspaceBytes(o) },
+    { key: 'ddpBuckets', label: 'DDP gradient buckets', bytes: sharded.buckets },
   ];
   // Gradients of earlier micro-batches stay alive under accumulation, also with per-layer updates.
   const accumulating = o.gradAccum > 1;
@@ -82,12 +77,14 @@ export function peakMemory(c: ModelConfig, o: PlanOptions, parts: StaticPeakPart
       { key: 'gradients', label: 'Gradients', bytes: held },
       { key: 'activations', label: 'Saved activations', bytes: act.saved },
       { key: 'logits', label: 'Logits and loss', bytes: act.forwardTransient },
+      { key: 'gathered', label: 'Gathered FSDP units', bytes: sharded.forward },
     ],
     backward: [
       ...persistent,
       { key: 'gradients', label: 'Gradients', bytes: held + (headMoment ? headGrad : 0) },
       { key: 'activations', label: 'Saved activations', bytes: act.saved },
       { key: 'logits', label: 'Logits and loss', bytes: headMoment ? afterHead - headGrad : inCrossEntropy },
+      { key: 'gathered', label: 'Gathered FSDP units and their full gradients', bytes: sharded.backward },
     ],
     // Per-layer: one gradient in flight (at most the largest) and its optimizer's temporaries, late in
     // backward when the activations are gone. Otherwise: every gradient at the optimizer step.

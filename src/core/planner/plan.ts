@@ -6,6 +6,7 @@ import { paperEstimate } from './estimate';
 import { plannerMethod } from './methods';
 import { runFromPlan } from './run';
 import { peakMemory, staticPeakParts, type StaticPeakParts } from './peak';
+import { rankStaticBytes } from './sharding';
 import { staticBytes } from './staticBytes';
 import { modelTensors } from './tensors';
 import { METHODS, type Fit, type ParamCounts, type PlanOptions, type PlanResult } from './types';
@@ -102,6 +103,7 @@ export function plan(config: ModelConfig, options: PlanOptions): PlanResult {
     params,
     estimate: paperEstimate(config, options, params),
     staticBytes: st.exact,
+    staticBytesPerRank: rankStaticBytes(config, options),
     largestGradientBytes: st.largestGradExact,
     activations: { savedBytes: act.saved, perLayerBytes: act.perLayer, logitsBytes: act.forwardTransient },
     peak,

@@ -106,6 +106,8 @@ export interface PlanResult {
   params: ParamCounts;
   estimate: Estimate;
   staticBytes: StaticBytes;
+  /** Exact long-lived bytes on each of the `gpus` ranks under `sharding` (the engine's measure under torchrun). */
+  staticBytesPerRank: StaticBytes[];
   /** The largest single gradient, exact (per-layer updates keep about one alive at a time). */
   largestGradientBytes: number;
   activations: { savedBytes: number; perLayerBytes: number; logitsBytes: number };
