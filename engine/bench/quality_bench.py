@@ -138,6 +138,17 @@ def main() -> int:
               "--batch-size", str(a.batch_size), "--seq-len", str(a.seq_len), "--eval-every", str(a.steps),
               "--eval-batches", "8", "--save-every", "0", "--num-threads", str(a.num_threads), *a.engine_args]
     results = []
+
+    def write() -> list[dict]:
+        # After every run, so a long bench that is interrupted keeps what it measured.
+        rows = summarise(results)
+        report = {"date": time.strftime("%Y-%m-%d", time.gmtime()), "torch": torch.__version__,
+                  "machine": f"{platform.machine()}, {torch.get_num_threads()} torch threads available",
+                  "smoke": a.smoke, "args": common, "seeds": seeds, "summary": rows, "results": results}
+        a.out.parent.mkdir(parents=True, exist_ok=True)
+        a.out.write_text(json.dumps(report, indent=2) + "\n")
+        return rows
+
     with tempfile.TemporaryDirectory(prefix="sltrain-quality-") as tmp:
         for name, method, extra in VARIANTS:
             if name not in wanted:
@@ -146,17 +157,13 @@ def main() -> int:
                 results.append(run_one(name, method, extra, seed, common, Path(tmp), a.cli))
                 r = results[-1]
                 print(f"{name:16s} seed {seed}  val loss {r['val_loss']:.4f}  ({r['wall_time_s']:.0f} s)", file=sys.stderr)
-    rows = summarise(results)
+                write()
+    rows = write()
     print(f"\n{'variant':16s} {'val loss (mean ± std, n)':>28s} {'linear %':>9s} {'trainable':>10s} {'planned peak':>13s}")
     for row in rows:
         peak = f"{row['planned_peak_bytes'] / 2**20:10.1f} MiB" if row["planned_peak_bytes"] else "           -"
         print(f"{row['variant']:16s} {row['val_loss_mean']:14.4f} ± {row['val_loss_std']:.4f} (n={len(row['seeds'])})"
               f" {row['trainable_linear_pct']:8.1f}% {row['params_trainable']:10d} {peak}")
-    report = {"date": time.strftime("%Y-%m-%d", time.gmtime()), "torch": torch.__version__,
-              "machine": f"{platform.machine()}, {torch.get_num_threads()} torch threads available",
-              "smoke": a.smoke, "args": common, "seeds": seeds, "summary": rows, "results": results}
-    a.out.parent.mkdir(parents=True, exist_ok=True)
-    a.out.write_text(json.dumps(report, indent=2) + "\n")
     print(f"wrote {a.out}", file=sys.stderr)
     return 0
 
