@@ -5,8 +5,8 @@ import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import type { PageToHost, PlannerSnapshot } from '../../src/webviewApi/protocol/planner';
-import { snapshotFor } from './fixtures';
+import type { PageToHost, PlannerDebug, PlannerSnapshot } from '../../src/webviewApi/protocol/planner';
+import { measuredTinyStep, snapshotFor } from './fixtures';
 import { writeHarness } from './harness';
 import { applyThemeScript, type ThemeName } from './themes';
 
@@ -97,7 +97,7 @@ describe('planner page', () => {
     await send(page, snap);
     await page.waitForSelector('#app.ready');
     const rows = await tableText(page);
-    assert.deepEqual(rows.map((r) => r[0]), ['Full-rank', 'Low-rank', 'ReLoRA', 'GaLore', 'SLTrain']);
+    assert.deepEqual(rows.map((r) => r[0]), ['Full-rank', 'Low-rank', 'ReLoRA', 'GaLore', 'SLTrain', 'APOLLO', 'APOLLO-Mini']);
     // Exact bytes sit in the tooltip of every memory cell.
     const sl = snap.results[4];
     const peakTitle = await page.getAttribute('tr[data-method="sltrain"] td:nth-of-type(4)', 'title');
@@ -214,6 +214,64 @@ describe('planner page', () => {
     await page.close();
   });
 
+  test('at 1400×900 the verdict and both charts show without scrolling; the timeline is drawn, its peak labelled, hover names the event', async () => {
+    const { page, errors } = await open('dark');
+    await page.setViewportSize({ width: 1400, height: 900 });
+    const snap = snapshotFor('llama_60m', { method: 'galore' });
+    await send(page, snap);
+    await page.waitForSelector('#app.ready');
+    for (const sel of ['.verdict', 'canvas.chart', 'canvas.timeline']) {
+      const box = await page.locator(sel).boundingBox();
+      assert.ok(box && box.y >= 0 && box.y + box.height <= 900, `${sel} is inside the first screen: ${JSON.stringify(box)}`);
+    }
+    const tl = snap.timeline!;
+    const peak = tl.events[tl.peakIndex];
+    const label = await page.getAttribute('canvas.timeline', 'aria-label') ?? '';
+    assert.match(label, new RegExp(`peak [0-9.]+ GB at ${peak.name.replace(/\./g, '\\.')}`));
+    // Hover over the peak's event: the tooltip names it, its module and its total.
+    const box = (await page.locator('canvas.timeline').boundingBox())!;
+    const at = await page.evaluate((i) => (window as unknown as { plannerDebug: PlannerDebug }).plannerDebug.timelinePoint(i), tl.peakIndex);
+    await page.mouse.move(box.x + at.x, box.y + at.y);
+    const found = await page.waitForFunction((name) =>
+      (window as unknown as { plannerDebug: PlannerDebug }).plannerDebug.timelineTooltip().some((t) => t.startsWith(name)), peak.name,
+    { timeout: 5000 }).then(() => true, () => false);
+    assert.ok(found, `hovering the peak event shows its name in the tooltip (${peak.name})`);
+    await page.screenshot({ path: resolve(RESULTS, 'planner-timeline-dark.png') });
+    assert.deepEqual(errors, []);
+    await page.close();
+  });
+
+  test('no fit: the changes that make it fit, each with its peak, applied by one click; Measure here overlays the measured step', async () => {
+    const { page, errors } = await open('light');
+    await page.setViewportSize({ width: 1400, height: 900 });
+    const snap = snapshotFor('llama_1b', { gpuMemoryBytes: 24 * 1e9, microBatch: 64 });
+    await send(page, snap);
+    await page.waitForSelector('#app.ready');
+    assert.ok(snap.changes.some((c) => c.fits), 'the core finds a change that fits');
+    const items = await page.$$eval('.changes li.change', (li) => li.map((l) => l.textContent ?? ''));
+    assert.equal(items.length, snap.changes.length);
+    assert.match(items[0], /^Apply--\S+.* peak [0-9.]+ GB$/);
+    await page.locator('.changes li.change button.apply-change').first().click();
+    assert.deepEqual((await posts(page)).at(-1), { type: 'setOptions', options: snap.changes[0].options });
+    await page.click('#measure');
+    assert.deepEqual((await posts(page)).at(-1), { type: 'measure' });
+    // The host's answer, from a real measurement of the small model's step.
+    const small = snapshotFor('llama_tiny', { microBatch: 2, seqLen: 32, precision: 'fp32' });
+    await send(page, { ...small, measured: { state: 'running', where: 'this machine' } });
+    assert.match(await page.textContent('.measure-status') ?? '', /Measuring one training step on this machine/);
+    assert.equal(await page.evaluate(() => (document.getElementById('measure') as HTMLButtonElement).disabled), true);
+    await send(page, { ...small, measured: { state: 'done', where: 'this machine', forKey: 'k', timeline: measuredTinyStep() } });
+    assert.match(await page.textContent('.measure-status') ?? '', /Measured on this machine \(cpu\)/);
+    const legend = await page.evaluate(() => (window as unknown as { plannerDebug: PlannerDebug }).plannerDebug.timelineSeries());
+    assert.ok(legend?.some(([l, n]) => l === 'Measured (cpu)' && (n as number) === small.timeline!.events.length), JSON.stringify(legend));
+    await page.screenshot({ path: resolve(RESULTS, 'planner-timeline-measured-light.png') });
+    await page.evaluate(applyThemeScript('high-contrast'));
+    await page.waitForTimeout(50);
+    await page.screenshot({ path: resolve(RESULTS, 'planner-timeline-high-contrast.png') });
+    assert.deepEqual(errors, []);
+    await page.close();
+  });
+
   test('launch button: hidden, disabled with a reason, enabled and posting launch; keyboard reachable', async () => {
     const { page, errors } = await open('dark');
     const snap = snapshotFor('llama_60m');
@@ -228,12 +286,14 @@ describe('planner page', () => {
     assert.equal((await posts(page)).some((m) => m.type === 'launch'), true);
     // Tab walks through the controls in reading order, from "Change config…" on.
     await page.focus('#change-config');
-    const order = [await page.evaluate(() => document.activeElement?.id ?? '')];
+    const focused = (): Promise<string> => page.evaluate(() => document.activeElement?.closest('[id]')?.id ?? '');
+    const order = [await focused()];
     for (let i = 0; i < 4; i++) {
       await page.keyboard.press('Tab');
-      order.push(await page.evaluate(() => document.activeElement?.id ?? ''));
+      order.push(await focused());
     }
-    assert.deepEqual(order, ['change-config', 'method', 'rank', 'delta', 'alpha']);
+    // The answer comes first: the chart's mode and "Measure here", then the controls.
+    assert.deepEqual(order, ['change-config', 'chart-mode', 'measure', 'method', 'rank']);
     assert.deepEqual(errors, []);
     await page.close();
   });

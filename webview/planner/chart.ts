@@ -49,7 +49,8 @@ function seriesFor(results: readonly PlanResult[], mode: ChartMode): Series[] {
   }));
 }
 
-function rankOf(key: string): number {
+/** A component's place in the palette: the same colour in the bars and in the timeline. */
+export function rankOf(key: string): number {
   const i = KEY_ORDER.indexOf(key);
   return i < 0 ? KEY_ORDER.length : i;
 }

@@ -6,6 +6,8 @@ import { button, radioGroup, registerComponents } from '../ui/components';
 import { notModelled } from '../../src/core/runSchema';
 import { createChart } from './chart';
 import { buildControls } from './controls';
+import { measuredStatus, renderChanges } from './fitList';
+import { createTimelineChart } from './timelineChart';
 import { renderProblems, renderTable, renderVerdict } from './table';
 import { vscodeApi } from './vscodeApi';
 
@@ -51,6 +53,26 @@ const chartBox = el('div', 'chart-box');
 chartBox.appendChild(canvas);
 const chart = createChart(canvas, readChartTheme());
 
+// The selected method's step over time, and the engine's measurement of it on request.
+const timelineTitle = el('h2', 'timeline-title', 'One training step');
+const measure = button('measure', 'Measure here', 'secondary');
+measure.onClick(() => vscodeApi.postMessage({ type: 'measure' }));
+const measureNote = el('span', 'measure-status');
+measureNote.setAttribute('aria-live', 'polite');
+const timelineHead = el('div', 'timeline-head');
+timelineHead.append(timelineTitle, measure.element, measureNote);
+const timelineCanvas = el('canvas', 'timeline');
+timelineCanvas.setAttribute('role', 'img');
+const timelineBox = el('div', 'timeline-box');
+timelineBox.appendChild(timelineCanvas);
+const timeline = createTimelineChart(timelineCanvas, readChartTheme());
+(window as unknown as { plannerDebug: unknown }).plannerDebug = timeline.debug;
+const timelineSection = el('section', 'timeline-section');
+timelineSection.append(timelineHead, timelineBox);
+
+const changes = el('section', 'changes');
+changes.hidden = true;
+
 const table = el('table', 'numbers');
 table.setAttribute('aria-label', 'Parameters and memory per method');
 
@@ -72,9 +94,16 @@ for (const o of notModelled()) {
 }
 notModelledBox.appendChild(notModelledList);
 
+// The answer first: the verdict, what to change, the charts; then the controls that change it, the numbers.
+const charts = el('div', 'charts');
+const barSection = el('section', 'bars');
+barSection.append(mode.element, chartBox);
+charts.append(barSection, timelineSection);
 const results = el('section', 'results');
-results.append(verdict, mode.element, chartBox, table, notModelledBox);
-app.append(header, problems, controls.element, results, footer);
+results.append(verdict, changes, charts);
+const details = el('section', 'details');
+details.append(table, notModelledBox);
+app.append(header, problems, results, controls.element, details, footer);
 
 function describeChart(s: PlannerSnapshot): string {
   const what = chartMode === 'peak' ? 'Peak memory' : "Papers' memory estimate";
@@ -95,10 +124,18 @@ function render(s: PlannerSnapshot): void {
   controls.update(s.options, s.gpus);
   results.classList.toggle('stale', s.stale);
   results.hidden = s.results.length === 0;
+  details.hidden = s.results.length === 0;
   renderVerdict(verdict, s.results, s.options);
+  renderChanges(changes, s.changes, (options) => vscodeApi.postMessage({ type: 'setOptions', options }));
   renderTable(table, s.results, s.options.method);
   canvas.setAttribute('aria-label', describeChart(s));
   chart.render(s.results, chartMode, s.options.gpuMemoryBytes);
+  const measured = s.measured.state === 'done' ? s.measured.timeline : undefined;
+  timeline.render(s.timeline, s.options.gpuMemoryBytes, measured);
+  timelineCanvas.setAttribute('aria-label', `Memory over one training step of ${s.options.method}, by category; ${timeline.peakText()}`);
+  measure.setDisabled(s.measured.state === 'running' || !s.timeline);
+  measureNote.textContent = measuredStatus(s.measured);
+  measureNote.className = `measure-status ${s.measured.state}`;
   launch.element.hidden = s.launch.state === 'hidden';
   launch.setDisabled(s.launch.state !== 'enabled');
   launch.element.title = s.launch.reason ?? `Launch ${s.options.method} with the options above`;
@@ -112,7 +149,10 @@ mode.onChange((v) => {
   if (snapshot) render(snapshot);
 });
 
-watchChartTheme((theme) => chart.applyTheme(theme));
+watchChartTheme((theme) => {
+  chart.applyTheme(theme);
+  timeline.applyTheme(theme);
+});
 
 window.addEventListener('message', (event: MessageEvent<HostToPage>) => {
   const msg = event.data;

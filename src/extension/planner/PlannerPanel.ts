@@ -3,12 +3,16 @@
 import * as vscode from 'vscode';
 import { GPU_MODELS, usableBytes } from '../../core/gpus';
 import { findPreset, PRESETS } from '../../core/modelConfig';
+import { fitChanges, type FitChange } from '../../core/planner/fitChanges';
 import { defaultPlanOptions, planAll } from '../../core/planner/plan';
+import { planTimeline, type Timeline } from '../../core/planner/timeline';
 import type { PlanOptions, PlanResult } from '../../core/planner/types';
 import { validatePlanOptions } from '../../core/planner/validate';
 import {
   isPageToHost,
+  measureKey,
   PLANNER_VIEW_TYPE,
+  type MeasuredView,
   type HostToPage,
   type PageToHost,
   type PlannerSnapshot,
@@ -19,6 +23,7 @@ import { isCommandAvailable, refreshCommandAvailability } from '../commandAvaila
 import { chooseSource, loadSource, openDocumentFor } from './configSource';
 import { plannerHtml } from './html';
 import type { LastPanel, LastPanelStore } from './lastPanel';
+import type { Measure } from './measureHere';
 import { sanitizeOptions, withPanelLabels } from './optionInput';
 import { settingsOverrides } from './settings';
 
@@ -31,6 +36,8 @@ const GPU_CHOICES = GPU_MODELS.map((g) => ({ id: g.id, label: g.label, bytes: us
 
 export class PlannerPanel {
   private static current: PlannerPanel | undefined;
+  /** Runs the engine's measured timeline here (set once by register.ts, which knows the engine and Python). */
+  static measure: Measure | undefined;
 
   private readonly disposables: vscode.Disposable[] = [];
   private pageReady = false;
@@ -38,7 +45,8 @@ export class PlannerPanel {
   private fileWatcher: vscode.FileSystemWatcher | undefined;
   /** Options the user changed in the panel (or restored ones); the rest follow the config's defaults. */
   private overrides: Partial<PlanOptions>;
-  private lastGood: { results: PlanResult[]; options: PlanOptions } | undefined;
+  private lastGood: { results: PlanResult[]; options: PlanOptions; timeline?: Timeline; changes: FitChange[] } | undefined;
+  private measured: MeasuredView = { state: 'none' };
   /** The options of the latest attempt, valid or not, so the controls show what the user typed. */
   private attempted: PlanOptions | undefined;
   private problems: ProblemView[] = [];
@@ -145,7 +153,13 @@ export class PlannerPanel {
       this.problems = invalid.map((message) => ({ message: withPanelLabels(message) }));
       if (invalid.length === 0) {
         try {
-          this.lastGood = { results: planAll(loaded.config, options), options };
+          const results = planAll(loaded.config, options);
+          const selected = results.find((r) => r.method === options.method);
+          this.lastGood = {
+            results, options,
+            ...(selected ? { timeline: planTimeline(loaded.config, selected.options) } : {}),
+            changes: selected && !selected.fits.fits ? fitChanges(loaded.config, selected.options) : [],
+          };
         } catch (e) {
           this.problems = [{ message: `The planner failed: ${e instanceof Error ? e.message : String(e)}` }];
         }
@@ -167,7 +181,41 @@ export class PlannerPanel {
       problems: this.problems,
       gpus: GPU_CHOICES,
       launch: this.launchState(),
+      ...(good?.timeline ? { timeline: good.timeline } : {}),
+      changes: good?.changes ?? [],
+      measured: this.currentMeasurement(),
     };
+  }
+
+  /** A finished measurement is shown only over the plan it measured. */
+  private currentMeasurement(): MeasuredView {
+    const m = this.measured;
+    if (m.state !== 'done') return m;
+    const run = this.selectedRun();
+    return run && measureKey(run) === m.forKey ? m : { state: 'none' };
+  }
+
+  /** The selected method's engine run file, with the model as the engine opens it. */
+  private selectedRun(): Record<string, unknown> | undefined {
+    const good = this.lastGood;
+    const planned = good?.results.find((r) => r.method === good.options.method);
+    if (!planned) return undefined;
+    const model = this.source.kind === 'file' ? vscode.Uri.parse(this.source.uri).fsPath : this.source.preset;
+    return { ...planned.run, model };
+  }
+
+  private async measureHere(): Promise<void> {
+    const run = this.selectedRun();
+    if (!run || !PlannerPanel.measure || this.measured.state === 'running') return;
+    const where = 'this machine';
+    this.measured = { state: 'running', where };
+    this.post();
+    try {
+      this.measured = { state: 'done', where, forKey: measureKey(run), timeline: await PlannerPanel.measure(run) };
+    } catch (e) {
+      this.measured = { state: 'failed', where, message: e instanceof Error ? e.message : String(e) };
+    }
+    this.post();
   }
 
   private launchState(): PlannerSnapshot['launch'] {
@@ -208,6 +256,9 @@ export class PlannerPanel {
         return;
       case 'launch':
         await this.launch();
+        return;
+      case 'measure':
+        await this.measureHere();
         return;
     }
   }

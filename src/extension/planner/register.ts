@@ -3,11 +3,13 @@ import * as vscode from 'vscode';
 import { PLANNER_VIEW_TYPE } from '../../webviewApi/protocol/planner';
 import { chooseSource, fileSource, presetSource } from './configSource';
 import { LastPanelStore, parseLastPanel } from './lastPanel';
+import { measureHere } from './measureHere';
 import { PlannerPanel } from './PlannerPanel';
 
 export function registerPlanner(context: vscode.ExtensionContext): void {
   const extensionUri = context.extensionUri;
   const store = new LastPanelStore(context.storageUri ?? context.globalStorageUri);
+  PlannerPanel.measure = measureHere(context);
   context.subscriptions.push(
     // From the explorer or editor context menu the command gets the file's URI; from the palette nothing.
     vscode.commands.registerCommand('sltrain.plan', async (uri?: vscode.Uri) => {

@@ -1,5 +1,8 @@
 // The planner panel's message protocol, imported by both the extension host and the page so that a
 // renamed field fails to compile on both sides. The host plans; the page only renders what it is sent.
+import type { FitChange } from '../../core/planner/fitChanges';
+import type { MeasuredTimeline } from '../../core/planner/measuredTimeline';
+import type { Timeline } from '../../core/planner/timeline';
 import type { PlanOptions, PlanResult } from '../../core/planner/types';
 
 export const PLANNER_VIEW_TYPE = 'sltrain.planner';
@@ -40,6 +43,24 @@ export interface PlannerSnapshot {
    * the reason as its tooltip) when it exists but cannot run here, e.g. in an untrusted workspace.
    */
   launch: { state: 'hidden' | 'disabled' | 'enabled'; reason?: string };
+  /** The selected method's step, event by event (the peak is its maximum); absent before a plan. */
+  timeline?: Timeline;
+  /** When the selected method does not fit: single changes, those that fit first, each with its peak. */
+  changes: FitChange[];
+  /** "Measure here": the engine's measured timeline of the selected plan on this machine. */
+  measured: MeasuredView;
+}
+
+export type MeasuredView =
+  | { state: 'none' }
+  | { state: 'running'; where: string }
+  /** `forKey` says which plan it measured, so a stale measurement is not drawn over a new plan. */
+  | { state: 'done'; where: string; forKey: string; timeline: MeasuredTimeline }
+  | { state: 'failed'; where: string; message: string };
+
+/** What a measurement depends on: the method's own run file (the engine options the plan decided). */
+export function measureKey(run: unknown): string {
+  return JSON.stringify(run);
 }
 
 export type HostToPage = { type: 'snapshot'; snapshot: PlannerSnapshot };
@@ -50,7 +71,9 @@ export type PageToHost =
   | { type: 'setOptions'; options: Partial<PlanOptions> }
   | { type: 'launch' }
   | { type: 'pickConfig' }
-  | { type: 'revealProblem'; line: number; column: number };
+  | { type: 'revealProblem'; line: number; column: number }
+  /** Run the engine's measured timeline of the selected plan here. */
+  | { type: 'measure' };
 
 /** What the page persists with setState, and what the host receives back after a window reload. */
 export interface PlannerPageState {
@@ -74,5 +97,16 @@ export const GB = 1e9;
 export function isPageToHost(value: unknown): value is PageToHost {
   if (typeof value !== 'object' || value === null) return false;
   const type = (value as { type?: unknown }).type;
-  return type === 'ready' || type === 'setOptions' || type === 'launch' || type === 'pickConfig' || type === 'revealProblem';
+  return type === 'ready' || type === 'setOptions' || type === 'launch' || type === 'pickConfig' || type === 'revealProblem'
+    || type === 'measure';
+}
+
+/** What the planner page exposes as window.plannerDebug for the headless tests. */
+export interface PlannerDebug {
+  /** The timeline's point for event `i`, in CSS pixels from the canvas's top left. */
+  timelinePoint(i: number): { x: number; y: number };
+  /** The title lines of the timeline's tooltip now on show (empty when none). */
+  timelineTooltip(): string[];
+  /** Each timeline series' label and its number of drawn (non-missing) points. */
+  timelineSeries(): Array<[string, number]>;
 }
