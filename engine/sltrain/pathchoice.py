@@ -105,6 +105,18 @@ def configure(run_dir: str | Path | None = None, emit: Callable[..., None] | Non
     _state.emit, _state.warn = emit, warn
 
 
+def apply_option(model, option: str) -> bool:
+    """The run's --layer-path: dense / factored fixes every SLTrain layer's path; measured and model
+    leave them on auto. Returns whether auto measures."""
+    from .layers import SLTrainLinear
+
+    if option in ("dense", "factored"):
+        for m in model.modules():
+            if isinstance(m, SLTrainLinear):
+                m.path = option
+    return option == "measured"
+
+
 def enabled() -> bool:
     return _state.enabled
 

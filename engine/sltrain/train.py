@@ -93,9 +93,11 @@ class Trainer:
                  device=str(d.device), world_size=d.world, resume=resume)
         for msg in self.warnings:
             log.emit("warning", message=msg, code="tokenizer")
-        # Each SLTrain layer shape's faster path is measured at its first forward (a layer_path event).
+        # With --layer-path measured each SLTrain layer shape's faster path is measured at its first
+        # forward (a layer_path event).
         pathchoice.configure(cfg.out if d.main else None, emit=lambda **f: log.emit(pathchoice.EVENT, **f),
-                             warn=lambda m: log.emit("warning", message=m, code=pathchoice.EVENT))
+                             warn=lambda m: log.emit("warning", message=m, code=pathchoice.EVENT),
+                             enabled=pathchoice.apply_option(self.model, cfg.layer_path))
         if resume:
             self._restore()
 

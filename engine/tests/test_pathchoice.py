@@ -168,3 +168,25 @@ def test_a_training_run_reports_each_choice_and_keeps_them_in_its_folder(tmp_pat
     assert len(problems) == len(chosen)  # once per problem, not per layer
     (entry,) = json.loads((out / pathchoice.PATH_CACHE_NAME).read_text())["machines"].values()
     assert len(entry["choices"]) == len(chosen)  # cached ones too: a resume keeps every choice
+
+
+def test_layer_path_option_fixes_or_frees_the_layers():
+    from sltrain.config import LlamaConfig, MethodConfig
+    from sltrain.methods import build_model
+    cfg = LlamaConfig(vocab_size=64, hidden_size=32, intermediate_size=88, num_attention_heads=4,
+                      num_key_value_heads=4, num_hidden_layers=1, max_position_embeddings=32)
+    for option, measures, path in (("dense", False, "dense"), ("factored", False, "factored"),
+                                   ("model", False, "auto"), ("measured", True, "auto")):
+        model = build_model(cfg, MethodConfig(method="sltrain", rank=8, delta=0.1), seed=0)
+        assert pathchoice.apply_option(model, option) is measures
+        assert {m.path for m in model.modules() if isinstance(m, SLTrainLinear)} == {path}
+
+
+def test_a_run_with_a_fixed_path_measures_nothing(tmp_path):
+    out = tmp_path / "run"
+    r = run_cli(["--steps", "1", "--warmup", "0", "--eval-every", "0", "--save-every", "0", "--layer-path", "dense",
+                 "--out", str(out), *SMALL])
+    assert r.returncode == 0, r.stderr
+    events = read_events(out)
+    assert events[0]["config"]["layer_path"] == "dense"
+    assert not any(e["event"] == pathchoice.EVENT for e in events) and not (out / pathchoice.PATH_CACHE_NAME).exists()

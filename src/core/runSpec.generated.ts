@@ -15,6 +15,8 @@ export interface RunSpec {
   alpha?: number | null;
   /** SLTrain support storage: auto, int16 (CSR), int32 or int64 (flat positions) */
   index_dtype?: 'auto' | 'int16' | 'int32' | 'int64';
+  /** SLTrain layer path: measured (both timed per layer shape at the first step, the faster kept and cached per machine), model (the cost model's guess), or dense / factored for every layer */
+  layer_path?: 'measured' | 'model' | 'dense' | 'factored';
   /** ReLoRA merge interval (default min(1000, steps/4)) [steps] */
   relora_reset_every?: number | null;
   /** fraction of the adaptors' Adam moments zeroed (smallest magnitude first) at each ReLoRA merge */
