@@ -167,6 +167,9 @@ def _cast(t: Tensor | None, dtype: torch.dtype | None) -> Tensor | None:
     return t if t is None or dtype is None else t.to(dtype)
 
 
+# The first guess only (and the planner's): a run measures both paths (pathchoice.py), because these
+# constants hold on the machine and load they were fitted on and not elsewhere (on another 2-core CPU
+# under load a stored nonzero cost about 45 multiply-adds, not 18).
 # Cost of one sparse CSR product relative to a dense multiply-add, per device: CSR_MAC per stored
 # value per token, CSR_ROW per output row per token (row setup and output write). CPU: fitted to
 # `bench/layer_bench.py --cases 60m --threads 2` (fp32, 1024 tokens, r 128, delta 0.03; two runs):
