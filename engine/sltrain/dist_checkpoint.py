@@ -70,3 +70,16 @@ def load(path: Path, st: dict, model, bundle, mode: str) -> None:
     target = {"model": model_sd, "optimizer": optim_sd}
     dcp.load(target, checkpoint_id=str(path))
     set_state_dict(model, opt, model_state_dict=target["model"], optim_state_dict=target["optimizer"])
+
+
+def load_whole(path: Path, st: dict, model) -> None:
+    """Loads a verified checkpoint's weights, whole, into an unsharded model in this one process
+    (export): a sharded checkpoint's shards of every rank are read and joined, no process group needed."""
+    if st["model"] != SHARDED:
+        model.load_state_dict(st["model"])
+        return
+    import torch.distributed.checkpoint as dcp
+
+    target = {"model": model.state_dict()}
+    dcp.load(target, checkpoint_id=str(path), no_dist=True)
+    model.load_state_dict(target["model"])

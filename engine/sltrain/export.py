@@ -12,7 +12,7 @@ from pathlib import Path
 
 import torch
 
-from . import checkpoint, runconfig
+from . import checkpoint, dist_checkpoint, runconfig
 from .config import llama_config_from_dict
 from .errors import EXIT_BAD_INPUT, ConfigError, MissingDependency
 from .folders import check_writable
@@ -35,7 +35,7 @@ def _load_newest(run_dir: Path):
         model_cfg = llama_config_from_dict(st["model_config"], f"{path / checkpoint.STATE_FILE} model_config")
         dtype = torch.bfloat16 if cfg.precision == "bf16" else torch.float32
         model = build_model(model_cfg, cfg.method_config(), seed=cfg.seed, device="cpu", dtype=dtype)
-        model.load_state_dict(st["model"])
+        dist_checkpoint.load_whole(path, st, model)  # one state.pt, or the shards of an FSDP run
         built[:] = [cfg, model_cfg, model]
 
     found = checkpoint.load_latest(ckpt_dir, lambda m: sys.stderr.write(f"warning: {m}\n"), apply)

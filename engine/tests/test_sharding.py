@@ -11,7 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from sltrain import sharding, train
+import torch
+
+from sltrain import export, sharding, train
 from test_train_e2e import ENGINE, engine_env, read_events
 
 BASE = ["--warmup", "1", "--seq-len", "64", "--num-threads", "1", "--lr", "1e-3"]
@@ -80,10 +82,25 @@ def test_two_processes_follow_the_one_process_curve(tmp_path, tmp_path_factory, 
         assert list(got) == list(want)
         assert list(got.values()) == pytest.approx(list(want.values()), abs=1e-4), kind
     assert by_step(ev, key="tokens") == by_step(ref, key="tokens")
+    # Rank 0 reports; the fullest rank's peak comes with every step of a multi-process run.
+    assert all(e["mem_peak_max_rank_bytes"] >= e["mem_peak_bytes"] for e in ev if e["event"] == "step")
     ckpt = out / "checkpoints" / "step-3"
     shards = sorted(p.name for p in ckpt.glob("*.distcp"))
     # FSDP modes write one shard file per rank; ddp-style modes one state.pt with everything.
     assert shards == (["__0_0.distcp", "__1_0.distcp"] if sharding.is_fsdp(mode) else [])
+    if sharding.is_fsdp(mode):  # export joins the shards into the dense model one process trained
+        ref_dir = Path([e for e in ref if e["event"] == "checkpoint"][-1]["path"]).parents[1]
+        got_w, want_w = exported(out, tmp_path / "hf"), exported(ref_dir, tmp_path / "hf-ref")
+        assert got_w.keys() == want_w.keys()
+        for k in want_w:
+            assert torch.allclose(got_w[k], want_w[k], atol=1e-5), k
+
+
+def exported(run_dir: Path, hf: Path) -> dict:
+    from safetensors.torch import load_file
+
+    assert export.main([str(run_dir), str(hf)]) == 0
+    return load_file(str(hf / "model.safetensors"))
 
 
 RESUME = [*BASE, "--steps", "14", "--save-every", "4", "--eval-every", "0", "--method", "sltrain",
