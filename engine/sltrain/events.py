@@ -4,7 +4,8 @@ event so that a client tailing either sees each event at once. Only rank 0 write
 
 Events and their fields:
   start       config (resolved), params {total, trainable, sparse_nonzeros}, device, world_size
-  step        step, loss, lr, grad_norm, tokens, tokens_per_s, step_time_s, mem_allocated_bytes, mem_peak_bytes
+  step        step, loss, lr, grad_norm, tokens, tokens_per_s, step_time_s, mem_allocated_bytes, mem_peak_bytes,
+              and with several processes mem_peak_max_rank_bytes (the largest peak of any rank)
               (loss: token-weighted mean over the global batch; lr: the rate this update used;
                grad_norm: global L2 norm before clipping, null with per-layer updates; tokens:
                target tokens trained on so far, all ranks, padding excluded; mem_*: allocator

@@ -252,8 +252,12 @@ class Trainer:
             self.step += 1
             self.tokens += ntok
             mem, peak = memory_bytes(self.d.device)
+            ranks = {}
+            if self.d.world > 1:  # rank 0 reports; a sharded run's fullest rank may be another one
+                top = dist.all_reduce_max(torch.tensor([float(peak)], dtype=torch.float64, device=self.d.device), self.d)
+                ranks["mem_peak_max_rank_bytes"] = int(top.item())
             self.log.emit("step", step=self.step, loss=loss, lr=lr, grad_norm=grad_norm, tokens=self.tokens,
-                          tokens_per_s=ntok / dt, step_time_s=dt, mem_allocated_bytes=mem, mem_peak_bytes=peak)
+                          tokens_per_s=ntok / dt, step_time_s=dt, mem_allocated_bytes=mem, mem_peak_bytes=peak, **ranks)
             if not math.isfinite(loss):
                 msg = f"loss is {loss} at step {self.step}: training diverged; lower --lr or set --grad-clip"
                 progress.note(f"error: {msg}")

@@ -28,6 +28,9 @@ export const STEP_METRICS = [
   { key: 'memAllocatedBytes', wire: 'mem_allocated_bytes', label: 'memory allocated', unit: 'bytes' },
   { key: 'memPeakBytes', wire: 'mem_peak_bytes', label: 'peak memory', unit: 'bytes', cli: { header: 'mem peak', width: 10 },
     chart: { id: 'memory', title: 'peak memory (GiB)' } },
+  // Several processes only: rank 0 writes the events, the largest peak may be on another rank.
+  { key: 'memPeakMaxRankBytes', wire: 'mem_peak_max_rank_bytes', label: 'peak memory of the fullest rank', unit: 'bytes',
+    chart: { id: 'memoryRanks', title: 'peak memory of the fullest rank (bytes, several processes)' } },
 ] as const satisfies readonly StepMetric[];
 
 export type StepMetricKey = (typeof STEP_METRICS)[number]['key'];

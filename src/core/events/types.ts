@@ -32,6 +32,8 @@ export interface StepEvent extends EventBase {
   stepTimeS?: number;
   memAllocatedBytes?: number;
   memPeakBytes?: number;
+  /** Runs of several processes: the largest peak over the ranks. */
+  memPeakMaxRankBytes?: number;
 }
 
 export interface EvalEvent extends EventBase {
