@@ -12,7 +12,8 @@ full-rank model against transformers.
    alike; medians. Goals: auto <= the reference and <= the faster of our two paths.
 2. Model: fwd+bwd of our full-rank LLaMA vs transformers' LlamaForCausalLM (attn_implementation
    "sdpa") built from the same config and weights, 8 x 128 tokens, interleaved. Goal: ours <= theirs.
-Ratios > 1 say by how much a goal is missed. Writes JSON (default bench/results/goals_bench_cpu.json).
+Ratios > 1 say by how much a goal is missed. Writes JSON (default test/bench/results/goals_bench_cpu.json
+at the repository root).
 """
 
 from __future__ import annotations
@@ -143,7 +144,7 @@ def main(argv=None) -> int:
     ap.add_argument("--seq", type=int, default=128)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--reference-dir", default=None)
-    ap.add_argument("--out", type=Path, default=ENGINE / "bench" / "results" / "goals_bench_cpu.json")
+    ap.add_argument("--out", type=Path, default=ENGINE.parent / "test" / "bench" / "results" / "goals_bench_cpu.json")
     args = ap.parse_args(argv)
     if args.smoke:
         args.presets, args.model_presets, args.tokens, args.reps, args.batch, args.seq = \
