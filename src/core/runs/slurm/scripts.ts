@@ -41,7 +41,7 @@ export function sbatchArgv(p: JobParts): string[] {
 /**
  * The batch script. It runs on the allocation's first node: one srun task per node starts torchrun
  * with a c10d rendezvous there, so one job spans every node. SIGTERM (scancel, or the time-limit
- * warning) is passed to srun and the engine checkpoints and ends "stopped"; after a time-limit or
+ * warning) reaches the engine, which checkpoints and ends "stopped"; after a time-limit or
  * preemption warning (no stop requested) the job requeues itself and the next start resumes with
  * --resume from the newest checkpoint in the same folder, appending to the same events.jsonl.
  */
@@ -70,7 +70,8 @@ export function jobScript(p: JobParts): string {
       + `--nnodes="$SLURM_JOB_NUM_NODES" --rdzv-endpoint="$first:$port" --rdzv-id="$SLURM_JOB_ID" `
       + `-m sltrain.train ${shJoin([...p.engineArgs, '--out', p.dir])} "\${resume[@]}" >> ${LOG_FILE} 2>&1 &`,
     'pid=$!; term=0',
-    "trap 'term=1; kill -TERM $pid 2>/dev/null' TERM",
+    // The steps' tasks get the SIGTERM themselves (srun would answer a SIGTERM by killing its step).
+    "trap 'term=1; scancel --signal=TERM \"$SLURM_JOB_ID\" 2>/dev/null || kill -TERM $pid 2>/dev/null' TERM",
     // wait returns early when the trap runs: wait again until srun has really ended.
     'wait $pid; code=$?; while kill -0 $pid 2>/dev/null; do wait $pid; code=$?; done',
     ...(c.requeue === false ? [] : [
