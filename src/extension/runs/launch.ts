@@ -5,7 +5,8 @@
 import { join } from 'node:path';
 import * as vscode from 'vscode';
 import { PRESETS } from '../../core/modelConfig';
-import { backendFor, createLocalBackend } from '../../core/runs/backends';
+import { createLocalBackend } from '../../core/runs/backends';
+import { backendFor, layoutFor, previewLaunch, targetKind } from '../../core/runs/targets';
 import {
   checkEnvironment, createEngineVenv, pythonCandidates, systemCommandRunner, type EnvReport,
 } from '../../core/runs/environment';
@@ -52,7 +53,7 @@ export async function launchCommand(context: vscode.ExtensionContext, watcher: R
   }
   // This machine's Python is checked while the user answers the next steps: the tracker step offers
   // what it imports, and the launch below uses the same report.
-  const envCheck = target.kind === 'local' ? checkLocal(context) : undefined;
+  const envCheck = targetKind(target).localPython ? checkLocal(context) : undefined;
   const spec = await confirmSpec({ ...options, run: { ...options.run, model } }, target, runsDirectory(context), envCheck);
   if (!spec) return;
 
@@ -68,7 +69,7 @@ export async function launchCommand(context: vscode.ExtensionContext, watcher: R
   // Saved before the start, completed after it: a dropped link in between leaves a "starting" record
   // that the Runs view and the CLI reconcile with the host (the host starts a run id at most once).
   await store.save({
-    id, name: runNameFor(spec.options), target, engineArgs: spec.engineArgs, dir: target.kind === 'local' ? store.dirFor(id) : '',
+    id, name: runNameFor(spec.options), target, engineArgs: spec.engineArgs, dir: targetKind(target).runsHere ? store.dirFor(id) : '',
     localDir: store.dirFor(id), createdAt: Date.now(), status: 'starting',
   });
   try {
@@ -90,22 +91,13 @@ export async function launchCommand(context: vscode.ExtensionContext, watcher: R
     output.appendLine(`launch on ${where} failed: ${message}`);
     // A run that may have started (the link dropped after the start) keeps its record; others leave none.
     if (!(e instanceof RunUnreachableError)) await store.delete(id).catch(() => undefined);
-    if (target.kind === 'local') {
+    if (!targetKind(target).remote) {
       void vscode.window.showErrorMessage(`Could not start the engine: ${message}`);
       return;
     }
     const show = await vscode.window.showErrorMessage(`Could not start the run on ${where}: ${message}`, 'Show SSH log');
     if (show) sshLog().show(true);
   }
-}
-
-/** The target running as many processes as the plan has GPUs, or why the picked layout does not. */
-function layoutFor(target: RunTarget, gpus: number): RunTarget | string {
-  if (target.kind !== 'multinode') return gpus > 1 ? { ...target, nprocPerNode: gpus } : target;
-  const processes = target.hosts.length * target.nprocPerNode;
-  if (gpus === 1 || processes === gpus) return target;
-  return `The plan is for --gpus ${gpus}, but ${target.hosts.length} hosts × ${target.nprocPerNode} processes per node start ` +
-    `${processes}; pick processes per node so that hosts × processes = ${gpus}, or plan for ${processes} GPUs.`;
 }
 
 function title(step: number, what: string): string {
@@ -170,13 +162,15 @@ async function confirmSpec(options: LaunchOptions, target: RunTarget, defaultRun
   const trackers = await pickTrackers(found, describeTarget(target), options.run.report_to);
   if (!trackers) return undefined;
   // Remote runs keep their record and the event mirror in the default runs folder, listed by the Runs view.
-  const runsDir = target.kind === 'local' ? await pickRunsDir(defaultRunsDir) : defaultRunsDir;
+  const runsDir = targetKind(target).runsHere ? await pickRunsDir(defaultRunsDir) : defaultRunsDir;
   if (!runsDir) return undefined;
   const engineArgs = engineArgsFor(options, { steps: Number(stepsText.trim()), data, ...(tokenizer ? { tokenizer } : {}), ...trackers });
   const summary = engineArgs.join(' ');
   const output = remoteRunDirHint(target) ?? join(runsDir, '<run id>');
+  // A batch job's script is shown before it is submitted (it is saved as job.sbatch in the run folder).
+  const job = previewLaunch(target, { id: '<run id>', name: runNameFor(options), engineArgs });
   const go = await vscode.window.showInformationMessage(
-    `Launch on ${describeTarget(target)}?\n\n${summary}\n\nOutput: ${output}`, { modal: true }, 'Launch',
+    `Launch on ${describeTarget(target)}?\n\n${summary}\n\nOutput: ${output}${job ? `\n\nJob script:\n${job}` : ''}`, { modal: true }, 'Launch',
   );
   return go === 'Launch' ? { options, engineArgs, runsDir } : undefined;
 }
@@ -202,7 +196,7 @@ async function pickTokenizer(): Promise<string | undefined> {
 
 async function pickData(target: RunTarget): Promise<string | undefined> {
   // The engine opens the data file where it runs: on a host that is a path on the host, not here.
-  const local = target.kind === 'local';
+  const local = targetKind(target).runsHere;
   const pick = await vscode.window.showQuickPick([
     { label: 'embedded', description: 'the small text bundled with the engine (smoke tests)', value: 'embedded' },
     local ? { label: '$(file) Local text/JSONL file…', value: 'file' } : { label: '$(file) Text/JSONL file on the host…', value: 'hostFile' },

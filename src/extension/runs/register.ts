@@ -1,7 +1,8 @@
 // The run features: launch/open/stop/reveal/delete commands, the Runs tree, the status bar, completion
 // and failure notifications, and reattaching to runs that kept going while the window was closed.
 import * as vscode from 'vscode';
-import { backendFor } from '../../core/runs/backends';
+import { backendFor, targetKind } from '../../core/runs/targets';
+import { addClusterCommand } from './addCluster';
 import { RunStore } from '../../core/runs/store';
 import type { RunBackend, RunRecord } from '../../core/runs/types';
 import { RunWatcher } from '../../core/runs/watcher';
@@ -27,7 +28,7 @@ export function registerRunFeatures(context: vscode.ExtensionContext): void {
   // their GPU readings are tagged with the run they came from.
   const backendForRun = (r: RunRecord): RunBackend => backendFor(r.target, {
     runsDir: store.root, python: 'python3', engineDir: engineDirectory(context),
-    ...(r.target.kind === 'local' ? {} : { remote: sshDepsFor(context, (s) => runGpuSamples.push(r.id, s)) }),
+    ...(!targetKind(r.target).remote ? {} : { remote: sshDepsFor(context, (s) => runGpuSamples.push(r.id, s)) }),
   });
   const watcher = new RunWatcher(store, backendForRun);
   const tree = new RunsTreeProvider(watcher);
@@ -48,6 +49,7 @@ export function registerRunFeatures(context: vscode.ExtensionContext): void {
     output, tree, view, statusBar, { dispose: () => watcher.dispose() },
     notifyOnUpdates(watcher, (id) => void RunViewPanel.show(context, watcher, [id], 'replace')),
     vscode.commands.registerCommand('sltrain.launch', (arg: unknown) => launchCommand(context, watcher, output, arg)),
+    vscode.commands.registerCommand('sltrain.addCluster', () => addClusterCommand(context)),
     vscode.commands.registerCommand('sltrain.openRun', async (arg: unknown, selected?: unknown) => {
       const many = Array.isArray(selected) ? selected.filter((s): s is RunItem => s instanceof RunItem) : [];
       if (many.length > 1) return RunViewPanel.show(context, watcher, many.map((i) => i.record.id), 'replace');

@@ -2,9 +2,12 @@
 import * as vscode from 'vscode';
 import type { RunWatcher } from '../../core/runs/watcher';
 import type { RunRecord, RunStatus } from '../../core/runs/types';
+import { targetKind, targetWhere } from '../../core/runs/targets';
+import { schedulerLine } from '../../core/runs/slurm/state';
 
 const ICONS: Record<RunStatus, [string, string | undefined]> = {
   starting: ['loading~spin', undefined],
+  queued: ['watch', 'charts.purple'],
   running: ['sync~spin', 'charts.blue'],
   completed: ['pass', 'testing.iconPassed'],
   failed: ['error', 'errorForeground'],
@@ -15,9 +18,11 @@ const ICONS: Record<RunStatus, [string, string | undefined]> = {
 export class RunItem extends vscode.TreeItem {
   constructor(readonly record: RunRecord, lastStep: number | undefined) {
     super(record.name || record.id, vscode.TreeItemCollapsibleState.None);
-    const where = record.target.kind === 'local' ? '' : ` · ${record.target.kind === 'ssh' ? record.target.host.name : 'multi-node'}`;
-    this.description = `${record.status}${lastStep !== undefined && lastStep >= 0 ? ` · step ${lastStep}` : ''}${where}`;
-    this.tooltip = `${record.id}\n${record.dir}\n${record.engineArgs.join(' ')}`;
+    const where = targetKind(record.target).runsHere ? '' : ` · ${targetWhere(record.target)}`;
+    const job = schedulerLine(record.scheduler);
+    this.description = `${record.status}${lastStep !== undefined && lastStep >= 0 ? ` · step ${lastStep}` : ''}${where}`
+      + `${job && record.status !== 'running' ? ` · ${job}` : ''}`;
+    this.tooltip = `${record.id}\n${record.dir}\n${job ? `${job}\n` : ''}${record.scheduler?.logTail ? `${record.scheduler.logTail}\n` : ''}${record.engineArgs.join(' ')}`;
     const [icon, color] = ICONS[record.status];
     this.iconPath = new vscode.ThemeIcon(icon, color ? new vscode.ThemeColor(color) : undefined);
     // package.json menus match `run.running`, `run.completed`, ...

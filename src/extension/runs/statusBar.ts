@@ -1,8 +1,10 @@
-// A status-bar item for the active run (the newest one still running): step, loss, ETA.
+// A status-bar item for the active run (the newest one still running): step, loss, ETA; else a queued
+// batch job with the scheduler's state and reason.
 import * as vscode from 'vscode';
 import type { RunWatcher } from '../../core/runs/watcher';
 import type { RunModel } from '../../core/runs/runModel';
 import { formatDuration, formatNumber } from '../../core/runs/format';
+import { schedulerLine } from '../../core/runs/slurm/state';
 
 export class RunStatusBar implements vscode.Disposable {
   private readonly item = vscode.window.createStatusBarItem('sltrain.activeRun', vscode.StatusBarAlignment.Left, 50);
@@ -21,7 +23,17 @@ export class RunStatusBar implements vscode.Disposable {
 
   private async update(): Promise<void> {
     this.timer = undefined;
-    const running = (await this.watcher.store.list()).map((r) => this.watcher.model(r.id)).find((m) => m?.meta.status === 'running');
+    const records = await this.watcher.store.list();
+    const running = records.map((r) => this.watcher.model(r.id)).find((m) => m?.meta.status === 'running');
+    // Else a batch job waiting for its allocation: its state and the scheduler's reason.
+    const queued = running ? undefined : records.find((r) => r.status === 'queued');
+    if (queued) {
+      this.item.text = `$(watch) ${queued.name}: ${schedulerLine(queued.scheduler) ?? 'queued'}`;
+      this.item.tooltip = `SLTrain run ${queued.id} waits for the scheduler — click to open`;
+      this.item.command = { command: 'sltrain.openRun', title: 'Open run', arguments: [queued.id] };
+      this.item.show();
+      return;
+    }
     if (!running) {
       this.item.hide();
       return;

@@ -1,5 +1,6 @@
 // The "where to run" step of the launch flow: this machine, a host from `sltrain.hosts` or
-// ~/.ssh/config, several hosts under torchrun, or "Add GPU host…" (then the pick is shown again).
+// ~/.ssh/config, several hosts under torchrun, a Slurm cluster from `sltrain.clusters`, or "Add GPU
+// host…" / "Add Slurm cluster…" (then the pick is shown again).
 import { existsSync, readFileSync } from 'node:fs';
 import { homedir, userInfo } from 'node:os';
 import { join } from 'node:path';
@@ -8,6 +9,7 @@ import {
   describeTarget, hostAddress, hostsFromSettings, nprocProblem, sshConfigAliases, targetChoices, targetFor,
   type TargetChoice,
 } from '../../core/runs/launchTargets';
+import { clustersFromSettings } from '../../core/runs/slurm/cluster';
 import type { HostSpec, RunTarget } from '../../core/runs/types';
 import { expandIncludes } from '../../core/ssh/sshConfig';
 
@@ -36,8 +38,12 @@ function choiceItem(c: TargetChoice): ChoiceItem {
     }
     case 'several':
       return { label: '$(server-environment) Several hosts (torchrun)…', description: 'one node per host', choice: c };
+    case 'cluster':
+      return { label: `$(server-process) ${c.cluster.name}`, description: describeTarget({ kind: 'slurm', cluster: c.cluster }), choice: c };
     case 'addHost':
       return { label: '$(add) Add GPU host…', description: 'connect over SSH and check Python, PyTorch and GPUs', choice: c };
+    case 'addCluster':
+      return { label: '$(add) Add Slurm cluster…', description: 'submit with sbatch from a login node (sltrain.clusters)', choice: c };
   }
 }
 
@@ -67,13 +73,23 @@ export async function pickTarget(title: string, log: (m: string) => void): Promi
     if (settings.problems.length > 0) {
       void vscode.window.showWarningMessage(`Some "sltrain.hosts" entries were skipped: ${settings.problems.join(' ')}`);
     }
-    const items = targetChoices(settings.hosts, configAliases(log), userInfo().username).map(choiceItem);
+    const clusters = clustersFromSettings(vscode.workspace.getConfiguration('sltrain').get<unknown>('clusters'), userInfo().username);
+    for (const p of clusters.problems) log(p);
+    if (clusters.problems.length > 0) {
+      void vscode.window.showWarningMessage(`Some "sltrain.clusters" entries were skipped: ${clusters.problems.join(' ')}`);
+    }
+    const items = [...targetChoices(settings.hosts, configAliases(log), userInfo().username, clusters.clusters),
+      { kind: 'addCluster' as const }].map(choiceItem);
     const pick = await vscode.window.showQuickPick(items, { title, placeHolder: 'Where the engine runs', ignoreFocusOut: true });
     const choice = pick?.choice;
     if (!choice) return undefined;
     if (choice.kind === 'addHost') {
       // Saves the host to the settings on success; either way the updated list is offered again.
       await vscode.commands.executeCommand('sltrain.addHost');
+      continue;
+    }
+    if (choice.kind === 'addCluster') {
+      await vscode.commands.executeCommand('sltrain.addCluster');
       continue;
     }
     const target = choice.kind === 'several' ? await pickSeveral(choice.hosts, title) : targetFor(choice);
