@@ -137,5 +137,8 @@ def test_trains_from_the_cli(tmp_path, method, extra):
     assert len(losses) == 4 and all(torch.isfinite(torch.tensor(losses)))
 
 
-def test_bad_rank_for_mini_exits_2(tmp_path):
-    assert train.main(["--method", "apollo_mini", "--rank", "4", "--steps", "1", "--out", str(tmp_path / "r"), *SMALL]) == 2
+@pytest.mark.parametrize("extra", [["--method", "apollo_mini", "--rank", "4"], ["--method", "apollo", "--optimizer", "adam8bit"]])
+def test_bad_settings_exit_2_before_the_run_starts(tmp_path, extra):
+    out = tmp_path / "r"
+    assert train.main([*extra, "--steps", "1", "--out", str(out), *SMALL]) == 2
+    assert not (out / "config.json").exists()

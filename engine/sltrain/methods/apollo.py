@@ -24,6 +24,15 @@ class Apollo(TrainingMethod):
             raise ConfigError(f"apollo_scale must be positive and at most {RUN_LIMITS['apollo_scale']:g}, "
                               f"got {mcfg.apollo_scale}")
 
+    def validate_run(self, cfg):
+        super().validate_run(cfg)
+        self._check_optimizer(cfg.optimizer)  # before the run starts, not when the optimizer is built
+
+    def _check_optimizer(self, optimizer: str) -> None:
+        if optimizer != "adamw":
+            raise ConfigError(f"--optimizer {optimizer} is not offered for --method {self.name}: its Adam moments "
+                              "already live in a low-rank projection; use --optimizer adamw")
+
     def scale(self, mcfg) -> float:
         return self.default_scale if mcfg.apollo_scale is None else float(mcfg.apollo_scale)
 
@@ -50,9 +59,7 @@ class Apollo(TrainingMethod):
         return DEFAULT_EPS
 
     def optimizer_class(self, optimizer):
-        if optimizer != "adamw":
-            raise ConfigError(f"--optimizer {optimizer} is not offered for --method {self.name}: its Adam moments "
-                              "already live in a low-rank projection; use --optimizer adamw")
+        self._check_optimizer(optimizer)
         from ..apollo import APOLLOAdamW  # imported on use: only APOLLO runs need it
 
         return APOLLOAdamW
