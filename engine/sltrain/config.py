@@ -60,10 +60,6 @@ class LlamaConfig:
             self.head_dim = self.hidden_size // self.num_attention_heads
         self.sliding_layers = tuple(self.sliding_layers)
 
-    def window_of(self, layer: int) -> int | None:
-        """The sliding window of decoder layer `layer` (None: full causal attention)."""
-        return self.sliding_window if layer in self.sliding_layers else None
-
     def block_extra_elements(self) -> int:
         """Parameter elements of one block beyond its seven linear weights and two norms: biases, q/k norms."""
         kv = self.num_key_value_heads * self.head_dim
@@ -80,12 +76,12 @@ class LlamaConfig:
                                                   "pad_token_id", "model_type")}
         resolved.update(architectures=[families.FAMILIES[self.model_type]["architecture"]], hidden_act="silu",
                         rope_scaling=self.rope_scaling)
-        if self.model_type == "llama":
-            resolved.update(attention_bias=self.qkv_bias, mlp_bias=self.mlp_bias)
-        elif self.model_type == "qwen3":
-            resolved.update(attention_bias=self.qkv_bias)
-        if self.model_type == "mistral":
-            resolved.update(sliding_window=self.sliding_window)
+        spec = families.FAMILIES[self.model_type]
+        for rule, value in ((spec["qkv_bias"], self.qkv_bias), (spec["o_bias"], self.o_bias), (spec["mlp_bias"], self.mlp_bias)):
+            if isinstance(rule, str):  # the config field that decides this bias
+                resolved[rule] = value
+        if spec["sliding"] != "none":
+            resolved["sliding_window"] = self.sliding_window
         if "rope_parameters" in self.source_fields:  # transformers 5's own form, kept as given
             del resolved["rope_scaling"]
         return {**resolved, **self.source_fields}
