@@ -12,6 +12,7 @@ layers=(
   "runview|npm run -s test:runview"
   "webview|npm run -s test:webview"
   "ssh|npm run -s test:ssh"
+  "slurm|npm run -s test:slurm"
   "e2e|npm run -s test:e2e"
 )
 passed=0

@@ -92,6 +92,10 @@ export function parseJobState(jobId: string, output: string, requeue: boolean): 
   const exitLine = files.find((l) => l.startsWith('exit '));
   const folderExit = exitLine ? Number.parseInt(exitLine.slice(5), 10) : undefined;
   const end = lastEnd(words(s.get('@events')));
+  // A finished job's exit code is the engine's own (torchrun reports every failure to Slurm as 1).
+  if (folderExit !== undefined && Number.isFinite(folderExit) && !['RUNNING', 'PENDING', 'COMPLETING'].includes(info.state ?? '')) {
+    info.exitCode = folderExit;
+  }
   const facts: RunFacts = {
     alive: false,
     // A job the scheduler does not (or no longer) know leaves only the folder to judge by: without an
