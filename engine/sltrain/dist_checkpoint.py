@@ -13,9 +13,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import torch
 import torch.distributed as tdist
 
-from . import checkpoint, sharding
+from . import checkpoint, dist, sharding
+from .errors import ConfigError
 
 SHARDED = "torch.distributed.checkpoint"  # the value of state.pt's model/optimizer entries
 
@@ -43,6 +45,14 @@ def save(ckpt_dir: Path, step: int, state: dict, model, bundle, mode: str, d, ke
     model_sd, optim_sd = _model_and_optimizer(model, bundle)
     dcp.save({"model": model_sd, "optimizer": optim_sd}, checkpoint_id=str(tmp))
     tdist.barrier()  # every rank's shards are on disk before the manifest vouches for them
+    # Ranks on other machines write into their own copy of the path unless it is shared: every rank
+    # learns it here, so all stop together instead of waiting for rank 0 at the next collective.
+    missing = [r for r in range(d.world) if not any(tmp.glob(f"__{r}_*.distcp"))] if d.main else []
+    if dist.all_reduce_max(torch.tensor([float(len(missing))], device=d.device), d).item() > 0:
+        raise ConfigError(f"the sharded checkpoint in {tmp} lacks the shards of rank(s) "
+                          f"{', '.join(map(str, missing)) or 'of other machines'}: --sharding "
+                          f"{mode} across machines needs --out on a filesystem every machine shares (NFS, "
+                          "Lustre); use one, or --sharding zero1 / ddp, whose checkpoints rank 0 writes alone")
     if not d.main:
         return None
     return checkpoint.commit(ckpt_dir, step, tmp, {**state, "model": SHARDED, "optimizer": SHARDED,
