@@ -14,7 +14,7 @@ test("the planner's { run, gpus, sharding, predictedPeakBytes } becomes exactly 
   const o = parseLaunchOptions({ run: planned.run, gpus: 1, sharding: 'ddp', predictedPeakBytes: planned.peak.bytes });
   assert.equal(o.predictedPeakBytes, planned.peak.bytes);
   const args = engineArgsFor(o, { steps: 1000, data: 'embedded' });
-  const value = (flag: string): string | undefined => args[args.indexOf(flag) + 1];
+  const value = (flag: string): string | undefined => (args.includes(flag) ? args[args.indexOf(flag) + 1] : undefined);
   assert.equal(value('--galore-update-gap'), '500');
   assert.equal(value('--index-dtype'), 'int32');
   assert.equal(value('--precision'), 'mixed');
