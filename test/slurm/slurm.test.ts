@@ -1,11 +1,11 @@
 // Runs submitted to a real single-node Slurm (its own munged, slurmctld and slurmd, started here):
-// submit and follow to completion, a held job pending with its reason, scancel → stopped with a
-// checkpoint, a time-limit warning → requeue → resume on the same curve, a failing job's exit code and
-// log tail, hostile strings reaching sbatch literally. The SSH login node is in slurm.ssh.test.ts.
+// submit and follow to completion with hostile strings reaching sbatch literally, a held job pending
+// with its reason, a time-limit warning → requeue → resume on the same curve → scancel → stopped with
+// a checkpoint, a failing job's exit code and log tail. The SSH login node is in slurm.ssh.test.ts.
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, before, test } from 'node:test';
+import { after, before, describe, test } from 'node:test';
 import { createSlurmBackend } from '../../src/core/runs/slurm/backend';
 import { RunModel } from '../../src/core/runs/runModel';
 import { EventStreamParser } from '../../src/core/events/parser';
@@ -52,19 +52,36 @@ function state(jobId: string): string {
   return c.slurm('squeue', ['-h', '-t', 'all', '-j', jobId, '-o', '%T|%r']).trim();
 }
 
-test('submit with sbatch and follow to completion; the job script is saved in the run folder', { skip }, async () => {
-  const r = await cli('launch', [...SLURM(), '--', ...TINY, '--steps', '6'], env, work);
+test('submit with sbatch and follow to completion, hostile strings in every field reaching sbatch and the engine literally', { skip }, async () => {
+  const evil = `a'b "c" $(touch PWNED) ; \`touch PWNED2\` \\`;
+  const dir = join(work, `w'd $(touch PWNED) "x"`);
+  const pyDir = join(work, `py 'bin' $(touch PWNED)`);
+  mkdirSync(pyDir, { recursive: true });
+  // A wrapper, not a link: a venv's interpreter finds its packages from the path it was started by.
+  writeFileSync(join(pyDir, 'python'), `#!/bin/sh\nexec '${PYTHON}' "$@"\n`, { mode: 0o755 });
+  const args = ['--slurm', 'local', '--gpus-per-node', '0', '--work-dir', dir, '--python', join(pyDir, 'python'),
+    '--account', evil, '--time', '0:10:00', '--setup', 'echo "setup $PWD" > setup.txt'];
+  const r = await cli('launch', [...args, '--', ...TINY, '--steps', '4', '--run-name', evil], env, work);
   assert.equal(r.code, 0, r.err);
   assert.match(r.err, /job script \(saved as job\.sbatch/);
-  assert.match(r.out, /end {6}completed at step 6/);
+  assert.match(r.out, /end {6}completed at step 4/);
   assert.match(r.err, /job \d+ COMPLETED/);
   const [rec] = await runs();
   assert.equal(rec.status, 'completed');
   assert.equal(rec.scheduler?.state, 'COMPLETED');
+  assert.ok(rec.dir.startsWith(dir));
   const script = readFileSync(join(rec.dir, 'job.sbatch'), 'utf8');
   assert.match(script, /srun .* -m torch\.distributed\.run .*--rdzv-backend c10d .*--rdzv-endpoint="\$first:\$port"/);
   assert.match(script, /--signal=B:TERM@60 --requeue/);
-  assert.match(c.slurm('scontrol', ['show', 'job', '-o', rec.scheduler!.jobId]), new RegExp(`Command=${rec.dir}/job.sbatch`));
+  assert.ok(c.slurm('scontrol', ['show', 'job', '-o', rec.scheduler!.jobId]).includes(`Command=${rec.dir}/job.sbatch`));
+  // Slurm lower-cases account names; every other byte arrives as typed.
+  assert.equal(c.slurm('squeue', ['-h', '-t', 'all', '-j', rec.scheduler!.jobId, '-o', '%a']).trim(), evil.toLowerCase());
+  assert.equal(readFileSync(join(rec.dir, 'setup.txt'), 'utf8').trim(), `setup ${rec.dir}`);
+  const start = readFileSync(join(rec.dir, 'events.jsonl'), 'utf8').split('\n')[0];
+  assert.equal((JSON.parse(start) as { config: { run_name: string } }).config.run_name, evil);
+  for (const where of [work, dir, rec.dir, pyDir]) {
+    assert.ok(!existsSync(join(where, 'PWNED')) && !existsSync(join(where, 'PWNED2')), `nothing ran in ${where}`);
+  }
 });
 
 test('a held job shows queued with PENDING and its reason; stop cancels it', { skip }, async () => {
@@ -86,89 +103,58 @@ test('a held job shows queued with PENDING and its reason; stop cancels it', { s
   assert.match(state(rec.scheduler!.jobId), /^CANCELLED/);
 });
 
-test('scancel: the engine checkpoints on SIGTERM and the run ends stopped', { skip }, async () => {
-  const rec = await launched(await cli('launch', [...SLURM(), '--detach', '--', ...TINY, '--steps', '100000', '--save-every', '5'], env, work));
-  const attach = cli('attach', [rec.id, '--json'], env, work);
-  await waitFor('a few steps', () => lastStep(events(rec.dir)) >= 3);
-  const stop = await cli('stop', [rec.id, '--grace', '60'], env, work);
-  assert.equal(stop.code, 0, stop.err);
-  assert.match(stop.out, /stopped/);
-  const a = await attach;
-  assert.equal(a.code, 0, a.err);
-  const evs = events(rec.dir);
-  const end = evs.filter((e) => e.event === 'end').pop();
-  assert.equal(end?.status, 'stopped');
-  const ckpt = evs.filter((e) => e.event === 'checkpoint').pop();
-  assert.equal(ckpt?.step, end?.step, 'checkpoint written at the step it stopped');
-  assert.ok(existsSync(join(rec.dir, 'checkpoints', `step-${ckpt?.step}`)));
-  assert.match(a.out, /"status":"stopped"/);
-  assert.equal((await runs()).find((x) => x.id === rec.id)?.status, 'stopped');
-});
+// The two jobs run side by side (the node has a core for each), so the layer takes less time.
+describe('jobs side by side', { concurrency: true }, () => {
+  test('time-limit warning: the job checkpoints, requeues itself, resumes on the same curve; scancel then stops it with a checkpoint', { skip }, async () => {
+    const rec = await launched(await cli('launch', [...SLURM(), '--time', '10', '--detach', '--', ...TINY, '--steps', '100000', '--save-every', '4'], env, work));
+    const jobId = rec.scheduler!.jobId;
+    // The follower (attach) reads the whole story from the one events.jsonl, across the requeue.
+    const attach = cli('attach', [rec.id, '--json'], env, work);
+    await waitFor('steps before the limit', () => lastStep(events(rec.dir)) >= 4);
+    // Bring the limit near: Slurm sends the batch shell SIGTERM 60 s before it (--signal=B:TERM@60).
+    c.slurm('scontrol', ['update', `JobId=${jobId}`, 'TimeLimit=1']);
+    const stoppedAt = await waitFor('the engine to stop at the warning', () => events(rec.dir).find((e) => e.event === 'end')?.step);
+    await waitFor('the job to be requeued', () => /^PENDING/.test(state(jobId)));
+    assert.equal((await runs()).find((x) => x.id === rec.id)?.status, 'queued');
+    // Requeued jobs wait two minutes before they are eligible again; the test does not.
+    c.slurm('scontrol', ['update', `JobId=${jobId}`, 'TimeLimit=10', 'StartTime=now']);
+    await waitFor('the resumed run', () => events(rec.dir).filter((e) => e.event === 'start').length === 2 && lastStep(events(rec.dir)) > stoppedAt + 2);
+    const evs = events(rec.dir);
+    const starts = evs.filter((e) => e.event === 'start');
+    assert.equal(starts[1].resume, true);
+    const second = evs.slice(evs.indexOf(starts[1])).find((e) => e.event === 'step');
+    assert.equal(second?.step, stoppedAt + 1, 'the resumed run continues from the checkpoint of the stop');
+    assert.match(readFileSync(join(rec.dir, 'log'), 'utf8'), /requeued before its time limit/);
+    const stop = await cli('stop', [rec.id, '--grace', '60'], env, work);
+    assert.equal(stop.code, 0, stop.err);
+    assert.match(stop.out, /stopped/);
+    const a = await attach;
+    // scancel: the engine checkpointed on SIGTERM at the step it stopped, and said so.
+    const after = events(rec.dir);
+    const end = after.filter((e) => e.event === 'end').pop();
+    const ckpt = after.filter((e) => e.event === 'checkpoint').pop();
+    assert.equal(end?.status, 'stopped');
+    assert.equal(ckpt?.step, end?.step, 'checkpoint written at the step it stopped');
+    assert.ok(existsSync(join(rec.dir, 'checkpoints', `step-${ckpt?.step}`)));
+    assert.match(state(jobId), /^CANCELLED/);
+    // One chart: the run model folds both parts into one increasing step series, ending stopped.
+    const model = new RunModel({ id: rec.id, name: rec.name, status: 'queued' });
+    model.apply(new EventStreamParser().push(Buffer.from(readFileSync(join(rec.dir, 'events.jsonl')))));
+    const steps = model.steps.step;
+    assert.ok(steps.every((s, i) => i === 0 || s === steps[i - 1] + 1), 'steps 1, 2, … without a gap or a repeat');
+    assert.equal(model.meta.status, 'stopped');
+    assert.equal(a.code, 0, a.err);
+    assert.equal((a.out.match(/"event":"start"/g) ?? []).length, 2, 'the follower saw both starts');
+  });
 
-test('time-limit warning: the job checkpoints, requeues itself, resumes on the same curve', { skip }, async () => {
-  const rec = await launched(await cli('launch', [...SLURM(), '--time', '10', '--detach', '--', ...TINY, '--steps', '100000', '--save-every', '4'], env, work));
-  const jobId = rec.scheduler!.jobId;
-  // The follower (attach) reads the whole story from the one events.jsonl, across the requeue.
-  const attach = cli('attach', [rec.id, '--json'], env, work);
-  await waitFor('steps before the limit', () => lastStep(events(rec.dir)) >= 4);
-  // Bring the limit near: Slurm sends the batch shell SIGTERM 60 s before it (--signal=B:TERM@60).
-  c.slurm('scontrol', ['update', `JobId=${jobId}`, 'TimeLimit=1']);
-  const stoppedAt = await waitFor('the engine to stop at the warning', () => events(rec.dir).find((e) => e.event === 'end')?.step);
-  await waitFor('the job to be requeued', () => /^PENDING/.test(state(jobId)));
-  assert.equal((await runs()).find((x) => x.id === rec.id)?.status, 'queued');
-  // Requeued jobs wait two minutes before they are eligible again; the test does not.
-  c.slurm('scontrol', ['update', `JobId=${jobId}`, 'TimeLimit=10', 'StartTime=now']);
-  await waitFor('the resumed run', () => events(rec.dir).filter((e) => e.event === 'start').length === 2 && lastStep(events(rec.dir)) > stoppedAt + 2);
-  const evs = events(rec.dir);
-  const starts = evs.filter((e) => e.event === 'start');
-  assert.equal(starts[1].resume, true);
-  const second = evs.slice(evs.indexOf(starts[1])).find((e) => e.event === 'step');
-  assert.equal(second?.step, stoppedAt + 1, 'the resumed run continues from the checkpoint of the stop');
-  assert.match(readFileSync(join(rec.dir, 'log'), 'utf8'), /requeued before its time limit/);
-  const stop = await cli('stop', [rec.id], env, work);
-  assert.equal(stop.code, 0, stop.err);
-  const a = await attach;
-  // One chart: the run model folds both parts into one increasing step series, ending stopped.
-  const model = new RunModel({ id: rec.id, name: rec.name, status: 'queued' });
-  model.apply(new EventStreamParser().push(Buffer.from(readFileSync(join(rec.dir, 'events.jsonl')))));
-  const steps = model.steps.step;
-  assert.ok(steps.every((s, i) => i === 0 || s === steps[i - 1] + 1), 'steps 1, 2, … without a gap or a repeat');
-  assert.equal(model.meta.status, 'stopped');
-  assert.equal(a.code, 0, a.err);
-  assert.equal((a.out.match(/"event":"start"/g) ?? []).length, 2, 'the follower saw both starts');
-});
-
-test('a failing job reports its exit code and the last log lines', { skip }, async () => {
-  const r = await cli('launch', [...SLURM(), '--', ...TINY, '--steps', '3', '--data', join(work, 'no-such-corpus.txt')], env, work);
-  // The engine's own exit code (2: bad input), which torchrun reports to Slurm as 1.
-  assert.equal(r.code, 2, r.err);
-  assert.match(r.err, /job \d+ FAILED .*exit code 2/);
-  assert.match(r.err, /\[bad_input\] --data .*no-such-corpus\.txt: no such file/);
-  assert.match(r.err, /last log lines:\n[\s\S]*sltrain\.train FAILED/);
-  const rec = (await runs()).find((x) => x.status === 'failed');
-  assert.equal(rec?.scheduler?.exitCode, 2);
-});
-
-test('hostile strings in every field reach sbatch and the engine literally', { skip }, async () => {
-  const evil = `a'b "c" $(touch PWNED) ; \`touch PWNED2\` \\`;
-  const dir = join(work, `w'd $(touch PWNED) "x"`);
-  const pyDir = join(work, `py 'bin' $(touch PWNED)`);
-  mkdirSync(pyDir, { recursive: true });
-  // A wrapper, not a link: a venv's interpreter finds its packages from the path it was started by.
-  writeFileSync(join(pyDir, 'python'), `#!/bin/sh\nexec '${PYTHON}' "$@"\n`, { mode: 0o755 });
-  const args = ['--slurm', 'local', '--gpus-per-node', '0', '--work-dir', dir, '--python', join(pyDir, 'python'),
-    '--account', evil, '--time', '0:10:00', '--setup', `echo ${'"setup $PWD"'} > setup.txt`, '--detach'];
-  const rec = await launched(await cli('launch', [...args, '--', ...TINY, '--steps', '2', '--run-name', evil], env, work));
-  await waitFor('the hostile run to end', async () => ['completed', 'failed'].includes((await runs()).find((x) => x.id === rec.id)?.status ?? ''));
-  const done = (await runs()).find((x) => x.id === rec.id);
-  assert.equal(done?.status, 'completed', readFileSync(join(rec.dir, 'log'), 'utf8'));
-  assert.ok(rec.dir.startsWith(dir));
-  // Slurm lower-cases account names; every other byte arrives as typed.
-  assert.equal(c.slurm('squeue', ['-h', '-t', 'all', '-j', rec.scheduler!.jobId, '-o', '%a']).trim(), evil.toLowerCase());
-  assert.equal(readFileSync(join(rec.dir, 'setup.txt'), 'utf8').trim(), `setup ${rec.dir}`);
-  const start = readFileSync(join(rec.dir, 'events.jsonl'), 'utf8').split('\n')[0];
-  assert.equal((JSON.parse(start) as { config: { run_name: string } }).config.run_name, evil);
-  for (const where of [work, dir, rec.dir, pyDir]) {
-    assert.ok(!existsSync(join(where, 'PWNED')) && !existsSync(join(where, 'PWNED2')), `nothing ran in ${where}`);
-  }
+  test('a failing job reports its exit code and the last log lines', { skip }, async () => {
+    const r = await cli('launch', [...SLURM(), '--', ...TINY, '--steps', '3', '--data', join(work, 'no-such-corpus.txt')], env, work);
+    // The engine's own exit code (2: bad input), which torchrun reports to Slurm as 1.
+    assert.equal(r.code, 2, r.err);
+    assert.match(r.err, /job \d+ FAILED .*exit code 2/);
+    assert.match(r.err, /\[bad_input\] --data .*no-such-corpus\.txt: no such file/);
+    assert.match(r.err, /last log lines:\n[\s\S]*sltrain\.train FAILED/);
+    const rec = (await runs()).find((x) => x.status === 'failed');
+    assert.equal(rec?.scheduler?.exitCode, 2);
+  });
 });
