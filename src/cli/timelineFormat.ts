@@ -8,7 +8,7 @@ import { formatGB } from '../core/units';
 const WIDTH = 48;
 /** Persistent state solid, what the step makes lighter: weights… workspace, gradients, activations, logits, temporaries. */
 const GLYPHS: Record<TimelineCategory, string> = {
-  weights: '█', optimizerStates: '▓', indices: '▞', projectors: '▚', buffers: '▘', workspace: '▖',
+  weights: '█', optimizerStates: '▓', indices: '▞', projectors: '▚', buffers: '▘', workspace: '▖', ddpBuckets: '▙', gathered: '≡',
   gradients: '▒', activations: '░', logits: '·', optimizerTemp: '+',
 };
 /** Blocks shown at each end of a pass when a model has more than twice as many. */

@@ -22,7 +22,7 @@ Chart.register(BarController, BarElement, CategoryScale, LinearScale, Legend, To
 // Optimizer temporaries get the theme's red (a short-lived spike); buffers, always tiny, the last colour.
 const KEY_ORDER = [
   'weights', 'optimizerStates', 'gradients', 'indices', 'projectors', 'optimizerTemp',
-  'workspace', 'activations', 'logits', 'buffers',
+  'workspace', 'activations', 'logits', 'buffers', 'ddpBuckets', 'gathered',
 ];
 
 interface Series {

@@ -4,23 +4,25 @@
 // (docs/memory.md §2) are events of this timeline, and the peak is its maximum.
 import type { ModelConfig } from '../modelConfig';
 import { activations, type ActivationModel } from './activations';
-import { cublasWorkspaceBytes, optimizerTemporaries, shard, staticPeakParts, type StaticPeakParts } from './peak';
+import { shardingTransients } from './sharding';
+import { cublasWorkspaceBytes, optimizerTemporaries, shard, staticPeakParts, type StaticPeakParts } from './stepParts';
 import { paramElementBytes, roundBlock } from './shapes';
 import { staticBytes } from './staticBytes';
 import { modelTensors } from './tensors';
-import type { PeakPhase, PlanOptions } from './types';
+import type { Peak, PeakPhase, PlanOptions } from './types';
 
 /** Categories, bottom to top in the chart; the first six live for the whole step. */
 export const TIMELINE_CATEGORIES = [
-  'weights', 'optimizerStates', 'indices', 'projectors', 'buffers', 'workspace',
-  'gradients', 'activations', 'logits', 'optimizerTemp',
+  'weights', 'optimizerStates', 'indices', 'projectors', 'buffers', 'workspace', 'ddpBuckets',
+  'gradients', 'activations', 'logits', 'gathered', 'optimizerTemp',
 ] as const;
 export type TimelineCategory = (typeof TIMELINE_CATEGORIES)[number];
 
 export const CATEGORY_LABELS: Record<TimelineCategory, string> = {
   weights: 'Weights', optimizerStates: 'Optimizer states', indices: 'Sparse indices', projectors: 'GaLore projectors',
-  buffers: 'Buffers', workspace: 'cuBLAS workspaces', gradients: 'Gradients', activations: 'Saved activations',
-  logits: 'Logits and loss', optimizerTemp: 'Optimizer step temporaries',
+  buffers: 'Buffers', workspace: 'cuBLAS workspaces', ddpBuckets: 'DDP gradient buckets', gradients: 'Gradients',
+  activations: 'Saved activations', logits: 'Logits and loss', gathered: 'Gathered FSDP units (and their gradients in backward)',
+  optimizerTemp: 'Optimizer step temporaries',
 };
 
 export interface TimelineEvent {
@@ -87,7 +89,10 @@ function gradientModules(c: ModelConfig, o: PlanOptions, shardedTotal: number, r
 function exactParts(c: ModelConfig, o: PlanOptions): StaticPeakParts {
   const detail = staticBytes(c, o);
   const st = shard(detail.exact, o, c, true);
-  return { st, largestGrad: detail.largestGradExact, headGrad: gradientModules(c, o, st.gradients, (b) => b).head, temp: optimizerTemporaries(c, o) };
+  return {
+    st, sharded: shardingTransients(c, o), largestGrad: detail.largestGradExact,
+    headGrad: gradientModules(c, o, st.gradients, (b) => b).head, temp: optimizerTemporaries(c, o),
+  };
 }
 
 /**
@@ -96,19 +101,23 @@ function exactParts(c: ModelConfig, o: PlanOptions): StaticPeakParts {
  */
 export function planTimeline(c: ModelConfig, o: PlanOptions, parts?: StaticPeakParts,
   act: ActivationModel = activations(c, o), exact = false): Timeline {
-  const { st, largestGrad, headGrad, temp } = parts ?? (exact ? exactParts(c, o) : staticPeakParts(c, o));
+  const p = parts ?? (exact ? exactParts(c, o) : staticPeakParts(c, o));
+  const { st, largestGrad, headGrad, temp } = p;
+  // Sharded runs: the gathered FSDP units during forward and backward, DDP's buckets throughout.
+  const sharded = p.sharded ?? { forward: 0, backward: 0, buckets: 0 };
   const grads = gradientModules(c, o, st.gradients, exact ? (b) => b : roundBlock);
   const L = c.numHiddenLayers;
   const persistent = {
     weights: st.weights, optimizerStates: st.optimizerStates, indices: st.indices, projectors: st.projectors,
-    buffers: st.buffers, workspace: cublasWorkspaceBytes(o),
+    buffers: st.buffers, workspace: cublasWorkspaceBytes(o), ddpBuckets: sharded.buckets,
   };
   // Under accumulation the earlier micro-batches' gradients are alive for the whole step.
   const held = o.gradAccum > 1 ? st.gradients : 0;
   const perLayerAct = act.layers / Math.max(1, L);
   const events: TimelineEvent[] = [];
   const push = (name: string, phase: TimelineEvent['phase'], module: string, live: Partial<Record<TimelineCategory, number>>): void => {
-    const bytes = { ...persistent, gradients: 0, activations: 0, logits: 0, optimizerTemp: 0, ...live };
+    const gathered = phase === 'forward' ? sharded.forward : phase === 'backward' && !name.endsWith('embed_tokens') ? sharded.backward : 0;
+    const bytes = { ...persistent, gradients: 0, activations: 0, logits: 0, gathered, optimizerTemp: 0, ...live };
     events.push({ name, phase, module, bytes, total: TIMELINE_CATEGORIES.reduce((s, k) => s + bytes[k], 0) });
   };
 
@@ -126,11 +135,11 @@ export function planTimeline(c: ModelConfig, o: PlanOptions, parts?: StaticPeakP
   // under checkpointing), then right after the head's matmul (its weight gradient beside the logits'
   // gradient, once the loss has freed what it saved).
   push('backward.loss', 'backward', 'lm_head', { gradients: held, activations: act.saved, logits: act.backwardTransient });
-  const afterHead = act.logitsGradBytes + act.headInputRefillBytes + headGrad - act.lossSavedBytes;
   const inFlight = (module: number): number => (o.perLayer ? module : 0);
   let acc = held + (o.perLayer || held > 0 ? 0 : headGrad);
+  // The loss has freed what it saved; the logits' gradient (and the head's input, restored) is alive.
   push('backward.lm_head', 'backward', 'lm_head', {
-    gradients: held + headGrad, activations: act.saved, logits: afterHead - headGrad,
+    gradients: held + headGrad, activations: act.saved - act.lossSavedBytes, logits: act.logitsGradBytes + act.headInputRefillBytes,
   });
   // The batch the loop holds: the ids and labels stay until the step ends.
   const batch = act.embedSaved + act.labelsSaved;
@@ -159,4 +168,20 @@ export function planTimeline(c: ModelConfig, o: PlanOptions, parts?: StaticPeakP
     if (e.total > events[peakIndex].total) peakIndex = i;
   });
   return { events, peakIndex };
+}
+
+/**
+ * The peak as `torch.cuda.max_memory_allocated` reports it: the timeline's largest moment, its phase,
+ * its categories; and the largest moment of each phase beside it.
+ */
+export function peakOfTimeline(t: Timeline): Peak {
+  const top = t.events[t.peakIndex];
+  const phases: Record<PeakPhase, number> = { forward: 0, backward: 0, optimizer: 0 };
+  for (const e of t.events) {
+    const phase = e.phase === 'start' ? 'forward' : e.phase;
+    phases[phase] = Math.max(phases[phase], e.total);
+  }
+  const breakdown = TIMELINE_CATEGORIES.filter((k) => top.bytes[k] > 0)
+    .map((k) => ({ key: k, label: CATEGORY_LABELS[k], bytes: top.bytes[k] }));
+  return { bytes: top.total, phase: top.phase === 'start' ? 'forward' : top.phase, breakdown, phases };
 }
