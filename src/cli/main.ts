@@ -4,7 +4,7 @@ import { runPlan, PLAN_USAGE } from './plan';
 const USAGE = `usage: sltrain <command> [options]
 commands:
   plan     predict parameters and GPU memory for full-rank, low-rank, ReLoRA, GaLore and SLTrain
-  launch   start a training run (this machine, --host, or --nodes) and follow its events
+  launch   start a training run (this machine, --host, --nodes, or a Slurm cluster with --slurm) and follow its events
   attach   follow a run's events        stop     stop a run        runs     list runs
   report   replay a run's events into TensorBoard, W&B, MLflow or Trackio
   hosts    check an SSH host (Python, torch, CUDA, GPUs) and set up the engine there

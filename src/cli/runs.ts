@@ -6,6 +6,7 @@ import { RemoteUnavailableError, type BackendContext } from '../core/runs/backen
 import { backendFor, previewLaunch, targetKind, targetWhere } from '../core/runs/targets';
 import { slurmTarget, SLURM_FLAGS, SLURM_USAGE } from './slurmArgs';
 import { schedulerLine } from '../core/runs/slurm/state';
+import { SubmitRefusedError } from '../core/runs/slurm/backend';
 import { checkEnvironment, pythonCandidates, systemCommandRunner } from '../core/runs/environment';
 import { escapeControls, escapeLines, terminalJson } from '../core/events/escape';
 import { followRun, UnsafeEventsFileError } from '../core/runs/follower';
@@ -83,7 +84,7 @@ export async function runRunsCommand(cmd: RunsCommand, argv: string[]): Promise<
       err(`sltrain ${cmd}: ${e.message}\n${USAGE[cmd]}`);
       return 2;
     }
-    if (e instanceof RemoteUnavailableError || e instanceof UnsafeEventsFileError) {
+    if (e instanceof RemoteUnavailableError || e instanceof UnsafeEventsFileError || e instanceof SubmitRefusedError) {
       err(`sltrain ${cmd}: ${escapeControls(e.message)}`);
       return 2;
     }

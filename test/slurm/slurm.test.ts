@@ -84,6 +84,14 @@ test('submit with sbatch and follow to completion, hostile strings in every fiel
   }
 });
 
+test('a job sbatch refuses is bad input: exit 2 with sbatch\'s reason, and no run record left', { skip }, async () => {
+  const before = (await runs()).length;
+  const r = await cli('launch', [...SLURM(), '--partition', 'no-such-partition', '--', ...TINY, '--steps', '2'], env, work);
+  assert.equal(r.code, 2, r.err);
+  assert.match(r.err, /sbatch refused the job on this machine: .*invalid partition/i);
+  assert.equal((await runs()).length, before);
+});
+
 test('a held job shows queued with PENDING and its reason; stop cancels it', { skip }, async () => {
   const logger = testLogger();
   const backend = createSlurmBackend({ secrets: { get: async () => undefined }, consent: { confirm: async () => false }, logger,

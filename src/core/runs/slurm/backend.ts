@@ -30,6 +30,9 @@ function clusterOf(record: { id: string; target: RunRecord['target'] }) {
 
 export const jobName = (runId: string): string => `sltrain-${runId}`;
 
+/** sbatch refused the job (an unknown partition, account or QoS, a limit): bad input, nothing runs. */
+export class SubmitRefusedError extends Error {}
+
 /** Waits `ms`, or less when `signal` aborts; leaves no listener behind (follow waits thousands of times). */
 function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
@@ -95,7 +98,8 @@ export function createSlurmBackend(deps: SshDeps): RunBackend {
         if (r.code === undefined) throw new RunUnreachableError(cluster.name, `the connection to ${sh.where} dropped while submitting`);
         if (r.code === EXIT_NO_DIR) throw new Error(`Cannot write the run folder ${dir} on ${sh.where}: ${r.stderr.trim()}`);
         if (r.code === EXIT_SBATCH || r.code !== 0) {
-          throw new Error(`sbatch refused the job on ${sh.where}: ${r.stderr.trim() || `exit ${r.code}`}. The job script is ${dir}/job.sbatch.`);
+          throw new SubmitRefusedError(`sbatch refused the job on ${sh.where}: ${r.stderr.trim() || `exit ${r.code}`}. `
+            + `Check the cluster's partition, account, QoS and time limit; the job script is ${dir}/job.sbatch.`);
         }
         const jobId = r.stdout.trim().split('\n').pop() ?? '';
         deps.logger.info(`Submitted ${spec.name} to ${cluster.name} as job ${jobId}; run folder ${dir}`);
