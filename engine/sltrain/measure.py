@@ -168,6 +168,8 @@ def check_fits(cfg) -> None:
     device = torch.device(cfg.device)
     model_cfg, mcfg = cfg.model_config(), cfg.method_config()
     weights = weight_elements(model_cfg, mcfg) * (2 if cfg.precision == "bf16" else 4)
+    if sharding.is_fsdp(getattr(cfg, "sharding", "ddp")):  # each process holds its shard of the weights
+        weights = -(-weights // dist.world_size())
     logits = cfg.batch_size * cfg.seq_len * model_cfg.vocab_size * (4 if cfg.precision == "fp32" else 2)
     tokens = (cfg.grad_accum + getattr(cfg, "eval_batches", 0)) * cfg.batch_size * cfg.seq_len * 16  # x, y int64
     need = weights + logits + (tokens if device.type == "cpu" else 0)

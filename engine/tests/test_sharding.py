@@ -161,3 +161,19 @@ def test_refused_combinations_exit_2_naming_them(tmp_path, capsys, extra, mode, 
     err = capsys.readouterr().err
     assert message in err and "use " in err.split(message, 1)[1]  # what is wrong, then what to do
     assert not out.exists()
+
+
+def test_the_fit_check_counts_each_process_s_shard_of_the_weights(monkeypatch, tmp_path):
+    """A model whose whole weights exceed one process's free memory but whose shards do not is not refused."""
+    from sltrain import measure, runconfig
+    from sltrain.errors import ConfigError
+
+    cfg, _ = runconfig.resolve(["--model", "llama_20m", "--precision", "fp32", "--out", str(tmp_path / "r")])
+    weights = measure.weight_elements(cfg.model_config(), cfg.method_config()) * 4
+    logits = cfg.batch_size * cfg.seq_len * cfg.model_config().vocab_size * 4
+    monkeypatch.setattr(measure, "available_bytes", lambda device: logits + 0.6 * weights + (1 << 24))
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    with pytest.raises(ConfigError, match="needs at least"):
+        measure.check_fits(cfg)  # ddp: every process holds all weights
+    cfg.sharding = "zero3"
+    measure.check_fits(cfg)
