@@ -206,12 +206,15 @@ export class PlannerPanel {
 
   private async measureHere(): Promise<void> {
     const run = this.selectedRun();
-    if (!run || !PlannerPanel.measure || this.measured.state === 'running') return;
-    const where = 'this machine';
+    const measure = PlannerPanel.measure;
+    if (!run || !measure || this.measured.state === 'running') return;
+    const target = await measure.pickWhere();
+    if (!target) return;
+    const where = target === 'local' ? 'this machine' : target.name;
     this.measured = { state: 'running', where };
     this.post();
     try {
-      this.measured = { state: 'done', where, forKey: measureKey(run), timeline: await PlannerPanel.measure(run) };
+      this.measured = { state: 'done', where, forKey: measureKey(run), timeline: await measure.run(run, target) };
     } catch (e) {
       this.measured = { state: 'failed', where, message: e instanceof Error ? e.message : String(e) };
     }
