@@ -12,6 +12,11 @@ const ROOT = join(__dirname, '..', '..', '..');
 const PY = join(ROOT, 'engine', '.venv', 'bin', 'python');
 const CLI = join(ROOT, 'dist', 'cli.js');
 
+/** A small config.json of each family, for the parity cases below. */
+function familyConfig(name: string): string {
+  return join(ROOT, 'test', 'parity', 'families', `${name}.json`);
+}
+
 /** A setup in the engine's own names (the run schema): what both sides are given. */
 type Case = { [K in 'model' | 'method' | 'optimizer' | 'per_layer' | 'precision' | 'batch_size' | 'seq_len']-?: NonNullable<RunSpec[K]> }
   & Pick<RunSpec, 'grad_ckpt' | 'index_dtype' | 'support_update_every' | 'support_update_fraction'>;
@@ -73,6 +78,17 @@ function matrix(): Case[] {
     cases.push({ model: 'llama_tiny', method: 'sltrain', optimizer: 'adamw', per_layer: false, precision: 'bf16', batch_size: 1, seq_len: 64, index_dtype, support_update_every: 10, support_update_fraction: 0.2 });
   }
   cases.push({ model: 'llama_20m', method: 'sltrain', optimizer: 'adamw', per_layer: true, precision: 'fp32', batch_size: 1, seq_len: 64, support_update_every: 50, support_update_fraction: 0.05 });
+  // One small config per model family (biases, q/k norms, head_dim != hidden/heads, sliding windows
+  // shorter than the sequence), each from its config.json as a user would give it.
+  for (const family of ['llama3', 'mistral', 'qwen2', 'qwen3']) {
+    for (const method of ['full', 'sltrain'] as const) {
+      cases.push({ model: familyConfig(family), method, optimizer: 'adamw', per_layer: false, precision: 'bf16', batch_size: 2, seq_len: 64 });
+    }
+  }
+  cases.push({ model: familyConfig('qwen2'), method: 'relora', optimizer: 'adamw', per_layer: false, precision: 'mixed', batch_size: 1, seq_len: 64 });
+  cases.push({ model: familyConfig('mistral'), method: 'galore', optimizer: 'adamw', per_layer: true, precision: 'fp32', batch_size: 1, seq_len: 64 });
+  cases.push({ model: familyConfig('qwen3'), method: 'lowrank', optimizer: 'adamw', per_layer: false, precision: 'fp32', batch_size: 1, seq_len: 64, grad_ckpt: true });
+  cases.push({ model: familyConfig('llama3'), method: 'sltrain', optimizer: 'adam8bit', per_layer: false, precision: 'mixed', batch_size: 1, seq_len: 64 });
   return cases;
 }
 
