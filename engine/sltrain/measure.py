@@ -47,7 +47,7 @@ import torch
 from . import dist, runconfig, sharding
 from .config import LlamaConfig, MethodConfig, linear_shapes
 from .errors import EXIT_BAD_INPUT, ConfigError, MissingDependency
-from . import methods
+from . import memtimeline, methods
 from .methods import build_model
 from .optim import build_optimizer, default_impl, optimizer_state_bytes
 
@@ -182,9 +182,10 @@ def check_fits(cfg) -> None:
             "smaller model, batch or sequence, or a device with more memory")
 
 
-def measure(cfg, on_peak_step: Callable[[], None] | None = None, d=None) -> dict:
+def measure(cfg, on_peak_step: Callable[[], None] | None = None, d=None, timeline: bool = False) -> dict:
     """on_peak_step: called once the peak statistics are reset, right before the measured step.
-    d: this process's place in a torchrun group (dist.Dist); bytes are then this rank's own."""
+    d: this process's place in a torchrun group (dist.Dist); bytes are then this rank's own.
+    timeline: also record a third step's memory at each of its events (memtimeline.py) as `timeline`."""
     device = torch.device(cfg.device) if d is None else d.device
     mcfg, model_cfg = cfg.method_config(), cfg.model_config()
     model = build_model(model_cfg, mcfg, seed=cfg.seed, device=device, dtype=DTYPES[cfg.precision])
@@ -245,18 +246,23 @@ def measure(cfg, on_peak_step: Callable[[], None] | None = None, d=None) -> dict
         torch.cuda.synchronize(device)
         peak = torch.cuda.max_memory_allocated(device)
     out.update(bytes=b, gradients_mode="per_layer_max" if cfg.per_layer else "all", max_memory_allocated=peak)
+    if timeline:
+        out["timeline"] = memtimeline.record_step(model, opt, x, labels, autocast, device, cfg.per_layer)
     return out
 
 
 def main(argv: list[str] | None = None) -> int:
     p = runconfig._Parser(prog="python -m sltrain.measure", description=__doc__.splitlines()[0])
     p.add_argument("--json", action="store_true", help="print the JSON object only (default: also a table)")
+    p.add_argument("--timeline", action="store_true",
+                   help="also record one step's memory at each of its events (forward and backward of each block, "
+                        "the loss, the optimizer step) as \"timeline\"")
     p.add_argument("--config", type=Path, default=None, metavar="RUN.json",
                    help="run file (e.g. a plan's \"run\" from sltrain plan --json); flags given as well override it")
     runconfig.add_flags(p, runconfig.MODEL_FLAGS)
     try:
         args = vars(p.parse_args(argv))
-        as_json, run_file = args.pop("json"), args.pop("config")
+        as_json, run_file, timeline = args.pop("json"), args.pop("config"), args.pop("timeline")
         cfg = runconfig.RunConfig()
         if run_file is not None:
             runconfig._apply(cfg, runconfig._read_run_file(run_file), f"--config {run_file}")
@@ -267,7 +273,7 @@ def main(argv: list[str] | None = None) -> int:
         check_fits(cfg)
         sharding.check(cfg)
         d = dist.setup(cfg.device, group_of_one=sharding.needs_group(cfg.sharding))
-        result = measure(cfg, d=d)
+        result = measure(cfg, d=d, timeline=timeline)
         if d.world > 1:  # one JSON object, from rank 0, with every rank's own bytes
             ranks = [None] * d.world
             torch.distributed.all_gather_object(ranks, result["bytes"])

@@ -25,3 +25,17 @@ test('deltas, NaN as null, diverged and end', () => {
   assert.deepEqual(m.steps.step, [1, 2]);
   assert.equal(m.meta.lastError?.code, 'diverged');
 });
+
+test('tracker events become the run view links: one per tracker, the newest replacing an older one', () => {
+  const m = new RunModel({ id: 'r', name: 'r', status: 'running' });
+  const d = m.apply([
+    { ...base, event: 'tracker', name: 'tensorboard', path: '/runs/r/tensorboard', command: 'tensorboard --logdir /runs/r/tensorboard' },
+    { ...base, event: 'tracker', name: 'wandb', url: 'https://wandb.ai/me/sltrain/runs/abc' },
+  ]);
+  assert.equal(d.metaChanged, true);
+  assert.deepEqual(m.meta.trackers?.map((t) => t.name), ['tensorboard', 'wandb']);
+  m.apply([{ ...base, event: 'tracker', name: 'tensorboard', path: '/elsewhere' }]); // a resumed run says it again
+  assert.deepEqual(m.meta.trackers, [
+    { name: 'wandb', url: 'https://wandb.ai/me/sltrain/runs/abc' }, { name: 'tensorboard', path: '/elsewhere' },
+  ]);
+});
