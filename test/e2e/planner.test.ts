@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, before, test } from 'node:test';
 import { chromium, type Browser, type FrameLocator, type Page } from 'playwright-core';
+import { METHODS } from '../../src/core/planner/types';
 import { ROOT, startCodeServer, type CodeServer } from './codeServer';
 import * as wb from './workbench';
 
@@ -129,7 +130,7 @@ async function waitForRows(predicate: (rows: Row[]) => boolean, what: string): P
   let rows: Row[] = [];
   while (Date.now() < deadline) {
     rows = await panelRows().catch(() => []);
-    if (rows.length === 5 && predicate(rows)) return rows;
+    if (rows.length === METHODS.length && predicate(rows)) return rows;
     await page.waitForTimeout(250);
   }
   throw new Error(`timed out waiting for ${what}; last rows ${JSON.stringify(rows)}`);
@@ -141,6 +142,7 @@ before(async () => {
   writeFileSync(join(workspace, 'config.json'), JSON.stringify(hfConfig('llama_60m'), null, 2) + '\n');
   writeFileSync(join(workspace, 'bert.json'), JSON.stringify({ model_type: 'bert', hidden_size: 768, num_attention_heads: 12 }, null, 2) + '\n');
   writeFileSync(join(workspace, 'notes.json'), '{ "notes": "not a model config" }\n');
+  writeFileSync(join(workspace, 'qwen2.5-0.5b.json'), JSON.stringify(hfConfig('qwen2.5_0.5b'), null, 2) + '\n');
   server = await startCodeServer(VSIX, workspace, settings);
   browser = await chromium.launch({ executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium', args: CHROMIUM_ARGS });
   page = await browser.newPage({ viewport: { width: 1600, height: 1000 } });
@@ -226,7 +228,7 @@ test('plan a config.json from the palette, follow edits, themes and a reload', {
     await page.screenshot({ path: join(RESULTS, 'e2e-restored.png') });
   });
 
-  await t.test('not a Llama config (explorer context menu): field problems inline, no numbers', async () => {
+  await t.test('not a supported family (explorer context menu): one problem inline, no numbers', async () => {
     await page.locator('.explorer-folders-view .monaco-list-row', { hasText: 'bert.json' }).click({ button: 'right' });
     const item = page.locator('.context-view .action-label', { hasText: 'Plan SLTrain run' });
     await item.waitFor();
@@ -235,13 +237,26 @@ test('plan a config.json from the palette, follow edits, themes and a reload', {
     await item.click();
     const problems = planner().locator('.problems');
     await problems.filter({ hasText: 'model_type' }).waitFor({ timeout: 30_000 });
-    assert.match(await problems.textContent() ?? '', /num_hidden_layers/);
+    // One message naming the field that decided it and the families that are supported.
+    assert.match(await problems.textContent() ?? '', /the supported families are llama, mistral, qwen2, qwen3/);
+    assert.doesNotMatch(await problems.textContent() ?? '', /num_hidden_layers/);
     assert.equal(await planner().locator('.results').isVisible(), false);
     await page.screenshot({ path: join(RESULTS, 'e2e-not-llama.png') });
     // Fixed on disk (the file is not open in an editor): the file watcher re-plans.
     writeFileSync(join(workspace, 'bert.json'), JSON.stringify(hfConfig('llama_20m'), null, 2) + '\n');
     await waitForRows(() => true, 'numbers after the file was fixed on disk');
     assert.equal(await planner().locator('.problems').isVisible(), false);
+  });
+
+  await t.test('an open Qwen2.5 config.json plans as the CLI plans it', async () => {
+    await page.locator('.explorer-folders-view .monaco-list-row', { hasText: 'qwen2.5-0.5b.json' }).click();
+    await page.locator('.tab.active', { hasText: 'qwen2.5-0.5b.json' }).waitFor();
+    await runCommand('Plan SLTrain run');
+    const expected = cli(readFileSync(join(workspace, 'qwen2.5-0.5b.json'), 'utf8'));
+    const rows = await waitForRows((r) => r[0].total === expected[0].total, 'the Qwen2.5-0.5B plan');
+    assert.deepEqual(rows, expected);
+    assert.equal(await planner().locator('.problems').isVisible(), false);
+    await page.screenshot({ path: join(RESULTS, 'e2e-qwen.png') });
   });
 
   await t.test('from a JSON that is not a config, the quick pick offers presets', async () => {
