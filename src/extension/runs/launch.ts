@@ -66,6 +66,8 @@ export async function launchCommand(context: vscode.ExtensionContext, watcher: R
   if (!backend) return;
   const id = newRunId(Date.now());
   const where = describeTarget(target);
+  const job = previewLaunch(target, { id: '<run id>', name: runNameFor(spec.options), engineArgs: spec.engineArgs });
+  if (job) output.appendLine(`job script for ${where} (saved as job.sbatch in the run folder):\n${job}`);
   // Saved before the start, completed after it: a dropped link in between leaves a "starting" record
   // that the Runs view and the CLI reconcile with the host (the host starts a run id at most once).
   await store.save({
@@ -167,10 +169,13 @@ async function confirmSpec(options: LaunchOptions, target: RunTarget, defaultRun
   const engineArgs = engineArgsFor(options, { steps: Number(stepsText.trim()), data, ...(tokenizer ? { tokenizer } : {}), ...trackers });
   const summary = engineArgs.join(' ');
   const output = remoteRunDirHint(target) ?? join(runsDir, '<run id>');
-  // A batch job's script is shown before it is submitted (it is saved as job.sbatch in the run folder).
+  // A batch job's script is shown before it is submitted (whole in the output, saved as job.sbatch in
+  // the run folder); the dialog keeps its sbatch and srun lines so that its buttons stay on the screen.
   const job = previewLaunch(target, { id: '<run id>', name: runNameFor(options), engineArgs });
+  const jobLines = job?.split('\n').filter((l) => /^#\s+sbatch |^srun /.test(l)).join('\n');
   const go = await vscode.window.showInformationMessage(
-    `Launch on ${describeTarget(target)}?\n\n${summary}\n\nOutput: ${output}${job ? `\n\nJob script:\n${job}` : ''}`, { modal: true }, 'Launch',
+    `Launch on ${describeTarget(target)}?\n\n${summary}\n\nOutput: ${output}${jobLines ? `\n\nJob script (in full in the SLTrain runs output):\n${jobLines}` : ''}`,
+    { modal: true }, 'Launch',
   );
   return go === 'Launch' ? { options, engineArgs, runsDir } : undefined;
 }

@@ -4,8 +4,10 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { repoRoot } from '../../ssh/harness/world';
 
-const SCRIPT = join(__dirname, '..', '..', '..', '..', 'test', 'slurm', 'harness', 'cluster.sh');
+// Found from the repository root, so the harness works compiled (out/test/…) and bundled (e2e) alike.
+const SCRIPT = join(repoRoot(), 'test', 'slurm', 'harness', 'cluster.sh');
 const BINARIES = ['/usr/sbin/slurmctld', '/usr/sbin/slurmd', '/usr/sbin/munged', '/usr/bin/sbatch'];
 
 export interface Cluster {
