@@ -47,6 +47,9 @@ const settings: Record<string, unknown> = {
   'editor.formatOnType': false,
   'editor.autoIndent': 'none',
   'editor.autoSurround': 'never',
+  // "Measure here" runs the engine of this checkout with its venv.
+  'sltrain.pythonPath': join(ROOT, 'engine/.venv/bin/python'),
+  'sltrain.engineLocation': join(ROOT, 'engine'),
 };
 
 function hfConfig(preset: string): Record<string, unknown> {
@@ -84,7 +87,7 @@ async function panelRows(): Promise<Row[]> {
 
 /** The chart's most frequent opaque colours (a theme fingerprint). */
 async function chartColours(): Promise<string[]> {
-  return planner().locator('canvas').evaluate((canvas) => {
+  return planner().locator('canvas.chart').evaluate((canvas) => {
     const ctx = (canvas as HTMLCanvasElement).getContext('2d');
     if (!ctx) return [];
     const d = ctx.getImageData(0, 0, (canvas as HTMLCanvasElement).width, (canvas as HTMLCanvasElement).height).data;
@@ -159,7 +162,7 @@ after(async () => {
   await server?.stop();
 });
 
-test('plan a config.json from the palette, follow edits, themes and a reload', { timeout: 240_000 }, async (t) => {
+test('plan a config.json from the palette, follow edits, themes and a reload', { timeout: 420_000 }, async (t) => {
   // Open the config so that the command plans the active editor's file.
   await page.keyboard.press('Control+P');
   await page.locator('.quick-input-widget input').fill('config.json');
@@ -176,6 +179,19 @@ test('plan a config.json from the palette, follow edits, themes and a reload', {
     // The run features are registered, so "Launch with these settings" is offered.
     await planner().locator('#launch').waitFor({ state: 'visible' });
     await page.screenshot({ path: join(RESULTS, 'e2e-light.png') });
+  });
+
+  await t.test('the step timeline is drawn; Measure here runs the engine here and draws its timeline over the plan', async () => {
+    const label = await planner().locator('canvas.timeline').getAttribute('aria-label') ?? '';
+    assert.match(label, /peak [0-9.]+ GB at \S+/);
+    await planner().locator('#measure').click();
+    // 60M on this machine's CPU: three real steps, the third recorded event by event.
+    await planner().locator('.measure-status', { hasText: 'Measured on this machine (cpu)' }).waitFor({ timeout: 180_000 });
+    const series = await planner().locator('body').evaluate(() => (window as unknown as { plannerDebug: { timelineSeries(): [string, number][] } }).plannerDebug.timelineSeries());
+    const measured = series.find(([name]) => name === 'Measured (cpu)');
+    const events = (series.find(([name]) => name === 'Weights') ?? ['', 0])[1];
+    assert.ok(measured && events > 10 && measured[1] === events, `every planned event has its measurement: ${JSON.stringify(series)}`);
+    await page.screenshot({ path: join(RESULTS, 'e2e-measured.png') });
   });
 
   await t.test('broken JSON shows the problem inline; an edit re-plans', async () => {

@@ -159,7 +159,7 @@ export function createTimelineChart(canvas: HTMLCanvasElement, initialTheme: Cha
       datasets.push({
         label: `Measured (${m.device})`, data: t.events.map((e) => (byName.has(e.name) ? byName.get(e.name)! / GB : null)),
         stack: 'measured', yAxisID: 'y', fill: false, borderColor: theme.foreground, backgroundColor: theme.foreground,
-        borderWidth: 2, borderDash: [3, 3], pointRadius: 2, tension: 0, spanGaps: true,
+        borderWidth: 3, borderDash: [6, 3], pointRadius: 3, tension: 0, spanGaps: true,
       });
     }
     chart.data.datasets = datasets;
