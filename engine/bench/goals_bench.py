@@ -48,8 +48,10 @@ def preset_shapes(preset: str) -> list[tuple[str, int, int]]:
     """(label, in, out) of each distinct block linear shape of the preset."""
     c = load_model_config(preset)
     head_dim = c.hidden_size // c.num_attention_heads
-    shapes = {(c.hidden_size, c.hidden_size): "attn", (c.hidden_size, c.num_key_value_heads * head_dim): "kv",
-              (c.hidden_size, c.intermediate_size): "up", (c.intermediate_size, c.hidden_size): "down"}
+    shapes: dict[tuple[int, int], str] = {}
+    for shape, name in (((c.hidden_size, c.hidden_size), "attn"), ((c.hidden_size, c.num_key_value_heads * head_dim), "kv"),
+                        ((c.hidden_size, c.intermediate_size), "up"), ((c.intermediate_size, c.hidden_size), "down")):
+        shapes.setdefault(shape, name)  # k/v of full multi-head attention are the attention shape
     return [(f"{preset} {name} {i}->{o}", i, o) for (i, o), name in shapes.items()]
 
 
