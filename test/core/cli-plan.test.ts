@@ -37,9 +37,9 @@ describe('sltrain plan', () => {
     assert.equal(j.options.precision, 'bf16');
     assert.equal(j.options.rank, 128);
   });
-  it('--method all gives an array of five', () => {
+  it('--method all gives one plan per method, in the run schema\'s order', () => {
     const j = JSON.parse(run(['--model', 'llama_130m', '--method', 'all', '--json']).out);
-    assert.deepEqual(j.map((r: { method: string }) => r.method), ['full', 'lowrank', 'relora', 'galore', 'sltrain']);
+    assert.deepEqual(j.map((r: { method: string }) => r.method), ['full', 'lowrank', 'relora', 'galore', 'sltrain', 'apollo', 'apollo_mini']);
   });
   it('reads a Hugging Face config.json', () => {
     const cfg = { model_type: 'llama', hidden_size: 512, intermediate_size: 1376, num_attention_heads: 8,
