@@ -9,21 +9,31 @@ from sltrain.config import PRESETS, MethodConfig, load_model_config, method_defa
 from sltrain.layers import ReLoRALinear, SLTrainLinear
 from sltrain.methods import build_model
 
-METHODS = ["full", "lowrank", "relora", "galore", "sltrain"]
+METHODS = ["full", "lowrank", "relora", "galore", "apollo", "apollo_mini", "sltrain"]
 
 
 def _expected_counts(cfg: dict, method: str, rank: int, delta: float) -> tuple[int, int]:
-    """(total, trainable) from the paper's formulas, written out independently of the package."""
+    """(total, trainable) from the paper's formulas, written out independently of the package; the
+    families' extras (head_dim, Qwen2's q/k/v biases, Llama's attention/MLP biases, Qwen3's q/k norms)
+    as their model cards describe them."""
     h, i, L, V = cfg["hidden_size"], cfg["intermediate_size"], cfg["num_hidden_layers"], cfg["vocab_size"]
-    kv_dim = cfg["num_key_value_heads"] * h // cfg["num_attention_heads"]
-    shapes = [(h, h), (kv_dim, h), (kv_dim, h), (h, h), (i, h), (i, h), (h, i)]  # (out, in)
+    heads, kv_heads = cfg["num_attention_heads"], cfg["num_key_value_heads"]
+    d = cfg.get("head_dim") or h // heads
+    q_dim, kv_dim = heads * d, kv_heads * d
+    shapes = [(q_dim, h), (kv_dim, h), (kv_dim, h), (h, q_dim), (i, h), (i, h), (h, i)]  # (out, in)
     dense = L * sum(o * n for o, n in shapes)
     lowrank = L * sum(rank * (o + n) for o, n in shapes)
     sparse = L * sum(int(delta * (o * n)) for o, n in shapes)
-    rest = V * h * (1 if cfg.get("tie_word_embeddings") else 2) + (2 * L + 1) * h
+    qkv_bias = cfg.get("model_type") == "qwen2" or cfg.get("attention_bias", False)
+    biases = L * ((q_dim + 2 * kv_dim if qkv_bias else 0) + (h if cfg.get("attention_bias", False) else 0)
+                  + (2 * i + h if cfg.get("mlp_bias", False) else 0))
+    qk_norm = L * 2 * d if cfg.get("model_type") == "qwen3" else 0
+    rest = V * h * (1 if cfg.get("tie_word_embeddings") else 2) + (2 * L + 1) * h + biases + qk_norm
     return {
         "full": (rest + dense, rest + dense),
         "galore": (rest + dense, rest + dense),
+        "apollo": (rest + dense, rest + dense),
+        "apollo_mini": (rest + dense, rest + dense),
         "lowrank": (rest + lowrank, rest + lowrank),
         "sltrain": (rest + lowrank + sparse, rest + lowrank + sparse),
         "relora": (rest + dense + lowrank, rest + lowrank),
@@ -35,7 +45,8 @@ def test_parameter_counts_every_method_every_preset(preset):
     cfg = load_model_config(preset)
     d = method_defaults(preset)
     for method in METHODS:
-        mc = MethodConfig(method=method, rank=d["rank"], delta=d["delta"], alpha=d["alpha"])
+        rank = 1 if method == "apollo_mini" else d["rank"]  # Mini projects at rank 1 by definition
+        mc = MethodConfig(method=method, rank=rank, delta=d["delta"], alpha=d["alpha"])
         model = build_model(cfg, mc, seed=0, device="meta")
         total = sum(p.numel() for p in model.parameters())
         trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
