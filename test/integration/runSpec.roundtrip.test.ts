@@ -26,6 +26,8 @@ const SETUPS: Array<Record<string, string | number | boolean>> = [
     grad_ckpt: true,
   },
   { model: 'llama_tiny', method: 'galore', rank: 4, galore_update_gap: 3, galore_scale: 0.5, batch_size: 2, seq_len: 32, precision: 'fp32' },
+  // The learned support, planned and run on one process with the sharding spelled out.
+  { model: 'llama_tiny', method: 'sltrain', rank: 8, support_update_every: 5, support_update_fraction: 0.2, sharding: 'ddp', batch_size: 2, seq_len: 32 },
 ];
 
 function planArgs(setup: Record<string, string | number | boolean>): string[] {
