@@ -189,7 +189,9 @@ def _time_paths(layer, x: torch.Tensor) -> dict[str, float]:
     dev = x.device
     sync = (lambda: torch.cuda.synchronize(dev)) if dev.type == "cuda" else (lambda: None)
     crow, idx = layer._support()
-    with torch.enable_grad():
+    # Identity hooks innermost: tensors the timing runs save stay out of any outer hooks (gradient
+    # checkpointing's, which would otherwise find them in the forward and not in its recompute).
+    with torch.enable_grad(), torch.autograd.graph.saved_tensors_hooks(lambda t: t, lambda t: t):
         xi = x.detach().requires_grad_()
         params = [t.detach().requires_grad_() for t in (layer.A, layer.B, layer.values) if t is not None]
         A, B = params[0], params[1]

@@ -190,3 +190,16 @@ def test_a_run_with_a_fixed_path_measures_nothing(tmp_path):
     events = read_events(out)
     assert events[0]["config"]["layer_path"] == "dense"
     assert not any(e["event"] == pathchoice.EVENT for e in events) and not (out / pathchoice.PATH_CACHE_NAME).exists()
+
+
+def test_measuring_inside_a_checkpointed_forward_keeps_the_recompute_equal(env):
+    """The paths are timed at a layer's first forward, which under gradient checkpointing is inside the
+    checkpointed block: what the timing saves must not count as the block's saved tensors."""
+    from torch.utils.checkpoint import checkpoint
+
+    lay = layer(3)
+    x = torch.randn(6, lay.in_features, requires_grad=True)
+    y = checkpoint(lambda t: torch.nn.functional.silu(lay(t)), x, use_reentrant=False)
+    y.sum().backward()  # raised CheckpointError (different saved tensors in the recompute) before
+    assert x.grad is not None and lay.A.grad is not None
+    assert [e["source"] for e in env[0]] == ["measured"]
